@@ -1,0 +1,132 @@
+"""The ``aiperf`` command: parses arguments and calls the library; heavy imports happen per command.
+
+User mistakes (a bad spec, genome, path) print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from aiperf import __version__
+
+EXIT_USAGE = 2
+
+
+def _add_spec_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--spec", default="tiny", help="spec file or shipped name: tiny, small (default: tiny)"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="override a spec field, e.g. --set search.max_trials=4 (repeatable)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aiperf", description="AutoML benchmark for AI-HPC machines, scored in FLOPS."
+    )
+    parser.add_argument("--version", action="version", version=f"aiperf {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the benchmark and score it")
+    _add_spec_options(run)
+    run.add_argument("--duration", help="override the spec's duration: 90s, 30m, 2h")
+    run.add_argument("--out", type=Path, help="run directory (default: results/<run-id>)")
+    run.add_argument("--address", help="existing Ray cluster (default: RAY_ADDRESS or embedded)")
+    run.add_argument("--json", action="store_true", help="print summary.json instead of a table")
+    run.set_defaults(handler=_cmd_run)
+
+    train = commands.add_parser("train", help="train one genome without Ray and print its result")
+    _add_spec_options(train)
+    train.add_argument("--genome", type=Path, required=True, help="genome JSON file")
+    train.add_argument("--epochs", type=int, default=3)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--lr", type=float, default=2e-3)
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--weight-decay", type=float, default=0.01)
+    train.add_argument("--json", action="store_true", help="print the result as JSON")
+    train.set_defaults(handler=_cmd_train)
+    return parser
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from aiperf.report.console import result_table
+    from aiperf.run import run_benchmark
+    from aiperf.spec import load_spec
+
+    overrides = [*args.overrides, *([f"duration={args.duration}"] if args.duration else [])]
+    spec = load_spec(args.spec, overrides)
+    console = Console(stderr=args.json)
+    run_dir, summary = run_benchmark(spec, out=args.out, address=args.address, console=console)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        console.print(result_table(summary))
+        console.print(f"run directory: {run_dir}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from aiperf.models import genome_id, load_genome
+    from aiperf.spec import load_spec
+    from aiperf.train import TrialContext, run_trial
+
+    spec = load_spec(args.spec, args.overrides)
+    genome = load_genome(args.genome)
+    config = {
+        "genome": genome.model_dump(mode="json"),
+        "hparams": {
+            "lr": args.lr,
+            "batch_size": args.batch_size,
+            "weight_decay": args.weight_decay,
+            "epochs": args.epochs,
+        },
+        "trial_seed": args.seed,
+    }
+    context = TrialContext(workload=spec.workload, train=spec.train, data_seed=spec.seed)
+    reports: list[dict] = []
+    run_trial(config, context, reports.append)
+    result = {"genome_id": genome_id(genome), "hparams": config["hparams"], "reports": reports}
+    result |= {k: reports[-1][k] for k in ("val_accuracy", "test_accuracy", "loss")}
+    print(json.dumps(result, indent=2) if args.json else _train_text(result))
+    return 0
+
+
+def _train_text(result: dict) -> str:
+    lines = [f"genome {result['genome_id']}  hparams {result['hparams']}"]
+    for r in result["reports"]:
+        lines.append(
+            f"epoch {r['epoch']}: loss {r['loss']:.4f}  val {r['val_accuracy']:.4f}  "
+            f"test {r['test_accuracy']:.4f}  {r['train_flops'] + r['eval_flops']:.3e} FLOPs  "
+            f"{r['end_time'] - r['start_time']:.2f}s"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``aiperf`` console script."""
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except ValueError as err:  # the ValueError family is how aiperf reports user mistakes
+        print(f"aiperf {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"aiperf {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

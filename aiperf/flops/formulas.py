@@ -1,0 +1,78 @@
+"""Per-layer FLOP formulas: a registry from layer kind to its forward and backward counts.
+
+Conventions (shared by ``aiperf.flops.counter``):
+
+- Unit: one multiply-add = 2 FLOPs (as ``torch.utils.flop_counter``; fvcore counts 1 per MAC).
+- Counted: Linear, Conv1d and the two attention matmuls (QKᵀ and AV). Not counted: elementwise
+  ops, norms, softmax, GELU, dropout, embedding lookups, pooling, the loss and the optimizer.
+- Attention is dense S × S (no causal halving); padding positions count as run (S is padded).
+- Backward of a weighted layer = input grad (= forward) + weight grad (= forward). The attention
+  matmuls have no weights: their backward is a gradient to each operand, 2 × forward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    """The sizes one layer runs at: ``batch`` samples of ``tokens`` positions each."""
+
+    batch: int  # B
+    tokens: int  # S; 1 for a layer that runs on a pooled (B, D) vector
+    in_features: int  # input channels; the model width D for an attention matmul
+    out_features: int
+    kernel: int = 1  # conv1d only; 'same' padding, so the output keeps S positions
+
+
+@dataclass(frozen=True)
+class LayerFormula:
+    """Three pure functions of a LayerShape, each returning FLOPs for one pass of that layer."""
+
+    forward: Callable[[LayerShape], int]
+    input_grad: Callable[[LayerShape], int]
+    weight_grad: Callable[[LayerShape], int]
+
+
+def _linear_flops(s: LayerShape) -> int:
+    return 2 * s.batch * s.tokens * s.in_features * s.out_features
+
+
+def _conv1d_flops(s: LayerShape) -> int:
+    return 2 * s.batch * s.tokens * s.in_features * s.out_features * s.kernel
+
+
+def _attn_matmul_flops(s: LayerShape) -> int:
+    """QKᵀ (B, H, S, dh) @ (B, H, dh, S) or AV (B, H, S, S) @ (B, H, S, dh): 2·B·S²·D either way."""
+    return 2 * s.batch * s.tokens * s.tokens * s.in_features
+
+
+def _both_operands_flops(s: LayerShape) -> int:
+    return 2 * _attn_matmul_flops(s)
+
+
+def _no_weights(s: LayerShape) -> int:
+    return 0
+
+
+FORMULAS: dict[str, LayerFormula] = {
+    "linear": LayerFormula(_linear_flops, _linear_flops, _linear_flops),
+    "conv1d": LayerFormula(_conv1d_flops, _conv1d_flops, _conv1d_flops),
+    "attn_scores": LayerFormula(_attn_matmul_flops, _both_operands_flops, _no_weights),
+    "attn_values": LayerFormula(_attn_matmul_flops, _both_operands_flops, _no_weights),
+}
+
+
+class FlopsError(ValueError):
+    """A layer kind or block type the counter has no formula for: counting it as 0 would lie."""
+
+
+def formula_for(kind: str) -> LayerFormula:
+    """The formula of a layer kind; FlopsError (listing the known kinds) when there is none."""
+    formula = FORMULAS.get(kind)
+    if formula is None:
+        known = ", ".join(sorted(FORMULAS))
+        raise FlopsError(f"no FLOPs formula for layer kind {kind!r} (known: {known})")
+    return formula

@@ -1,0 +1,120 @@
+"""Block modules, and the registry ``BLOCKS`` from a gene's type to the builder of its module.
+
+Every block maps ``(x, mask) -> x`` with ``x`` of shape ``(B, S, D)`` and ``mask`` a bool ``(B, S)``
+that is True on real tokens. Attention is written with plain matmuls (never a fused kernel) so that
+FLOP counters see every multiply-add; ``aiperf.flops`` counts the same layers analytically.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aiperf.models.genome import BlockGene, ConvGene, GenomeError, TransformerGene
+
+
+class Dropout(nn.Module):
+    """Dropout whose rate ``p`` is a plain attribute, so a model can change every rate at once."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention over real tokens: padding keys get no weight."""
+
+    def __init__(self, embed_dim: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.heads = heads
+        self.q = nn.Linear(embed_dim, embed_dim)
+        self.k = nn.Linear(embed_dim, embed_dim)
+        self.v = nn.Linear(embed_dim, embed_dim)
+        self.out = nn.Linear(embed_dim, embed_dim)
+        self.attn_dropout = Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        q, k, v = self._split(self.q(x)), self._split(self.k(x)), self._split(self.v(x))
+        scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, S, S)
+        # finfo.min rather than -inf: a row with no real key stays finite instead of NaN.
+        scores = scores.masked_fill(~mask[:, None, None, :], torch.finfo(scores.dtype).min)
+        weights = self.attn_dropout(scores.softmax(dim=-1))
+        context = weights @ v  # (B, H, S, dh)
+        return self.out(context.transpose(1, 2).flatten(2))  # (B, S, D)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, S, D) -> (B, H, S, D/H)."""
+        batch, seq, _ = x.shape
+        return x.view(batch, seq, self.heads, -1).transpose(1, 2)
+
+
+class TransformerBlock(nn.Module):
+    """Pre-LayerNorm encoder block: x + attn(LN(x)), then x + FFN(LN(x)) with a GELU FFN."""
+
+    def __init__(self, gene: TransformerGene, embed_dim: int, dropout: float) -> None:
+        super().__init__()
+        self.residual = gene.residual
+        self.attn_norm = nn.LayerNorm(embed_dim)
+        self.attn = SelfAttention(embed_dim, gene.heads, dropout)
+        self.attn_dropout = Dropout(dropout)
+        self.ffn_norm = nn.LayerNorm(embed_dim)
+        self.ffn = nn.Sequential(
+            nn.Linear(embed_dim, gene.ffn_dim),
+            nn.GELU(),
+            Dropout(dropout),
+            nn.Linear(gene.ffn_dim, embed_dim),
+            Dropout(dropout),
+        )
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = _maybe_residual(x, self.attn_dropout(self.attn(self.attn_norm(x), mask)), self.residual)
+        return _maybe_residual(x, self.ffn(self.ffn_norm(x)), self.residual)
+
+
+class ConvBlock(nn.Module):
+    """x + pointwise(GELU(conv_k(LN(x)))) over the sequence, with padded positions zeroed first."""
+
+    def __init__(self, gene: ConvGene, embed_dim: int, dropout: float) -> None:
+        super().__init__()
+        self.residual = gene.residual
+        self.norm = nn.LayerNorm(embed_dim)
+        self.conv = nn.Conv1d(embed_dim, gene.width, gene.kernel, padding=gene.kernel // 2)
+        self.proj = nn.Conv1d(gene.width, embed_dim, 1)
+        self.dropout = Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        # Zeroing padding keeps the kernel from reading padding tokens into real positions.
+        h = (self.norm(x) * mask[..., None]).transpose(1, 2)  # (B, D, S)
+        h = self.proj(F.gelu(self.conv(h))).transpose(1, 2)  # (B, S, D)
+        return _maybe_residual(x, self.dropout(h), self.residual)
+
+
+def _maybe_residual(x: torch.Tensor, update: torch.Tensor, residual: bool) -> torch.Tensor:
+    return x + update if residual else update
+
+
+BlockBuilder = Callable[[BlockGene, int, float], nn.Module]
+
+BLOCKS: dict[str, BlockBuilder] = {
+    "transformer": TransformerBlock,
+    "conv": ConvBlock,
+}
+
+
+def build_block(gene: BlockGene, embed_dim: int, dropout: float) -> nn.Module:
+    """The module for one gene, looked up in ``BLOCKS`` by the gene's type."""
+    builder = BLOCKS.get(gene.type)
+    if builder is None:
+        valid = ", ".join(sorted(BLOCKS))
+        raise GenomeError(f"genome: unknown block type {gene.type!r} (valid: {valid})")
+    return builder(gene, embed_dim, dropout)

@@ -1,0 +1,1 @@
+"""Run-directory writer/reader, derived tables and what the console shows."""

@@ -1,0 +1,81 @@
+"""What ``aiperf run`` shows a person: a live progress line while it runs, a result table after."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+
+def si(value: float | None, unit: str = "") -> str:
+    """``1.23 GFLOPS``-style engineering notation."""
+    if value is None:
+        return "—"
+    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}".strip()
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.2f}%"
+
+
+def result_table(summary: dict[str, Any]) -> Table:
+    """The final result of a run as a two-column table."""
+    table = Table(title=f"aiperf result — {summary.get('run_id')}", show_header=False)
+    verdict = "VALID" if summary["valid"] else "INVALID: " + "; ".join(summary["invalid_reasons"])
+    rows = [
+        ("FLOPS (train + eval)", si(summary["flops"], "FLOPS")),
+        ("regulated score", si(summary["regulated_score"], "FLOPS")),
+        ("best test accuracy", percent(summary["best_test_accuracy"])),
+        ("best robust accuracy", percent(summary.get("best_robust_accuracy"))),
+        ("total work", si(summary["total_flops"], "FLOP")),
+        ("run length", f"{summary['duration_s']:.1f} s"),
+        ("trials completed / stopped / failed", _trial_counts(summary)),
+        ("stability (CV of FLOPS, 2nd half)", percent(summary.get("stability_cv"))),
+        ("verdict", verdict),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def _trial_counts(summary: dict[str, Any]) -> str:
+    keys = ("trials_completed", "trials_stopped", "trials_failed")
+    return " / ".join(str(summary[k]) for k in keys)
+
+
+@dataclass
+class RunState:
+    """The live numbers of a running benchmark, updated as reports arrive."""
+
+    t0: float
+    duration_s: float
+    slots: int
+    running: int = 0
+    done: int = 0
+    ops_flops: int = 0
+    best: dict[str, float] = field(default_factory=dict)  # best val and its test accuracy
+
+    def line(self) -> str:
+        elapsed = time.time() - self.t0
+        flops = self.ops_flops / elapsed if elapsed > 0 else 0.0
+        test = self.best.get("test_accuracy")
+        return (
+            f"[bold]{elapsed:6.0f}s[/] / {self.duration_s:.0f}s  "
+            f"trials running {self.running}/{self.slots}, done {self.done}  "
+            f"FLOPS {si(flops, 'FLOPS')}  best test acc {percent(test)}"
+        )
+
+    def __rich__(self) -> str:
+        return self.line()
+
+
+def live_progress(state: RunState, console: Console | None = None) -> Live:
+    """A one-line display that re-renders ``state`` twice a second while the run goes on."""
+    return Live(state, console=console or Console(), refresh_per_second=2, transient=True)

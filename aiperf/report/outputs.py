@@ -1,0 +1,21 @@
+"""Derived outputs of a run directory, recomputed from ``ledger.jsonl`` and ``spec.yaml`` alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiperf.report.rundir import LEDGER, SPEC, SUMMARY, write_json_atomic
+from aiperf.report.tables import write_tables
+from aiperf.score import read_ledger, score_run
+from aiperf.spec import Spec, load_spec
+
+
+def write_derived(run_dir: Path, spec: Spec | None = None) -> dict[str, Any]:
+    """Score the run from its ledger; rewrite summary.json, trials.csv and timeline.csv."""
+    spec = spec or load_spec(run_dir / SPEC)
+    ledger = read_ledger(run_dir / LEDGER)
+    summary, timeline = score_run(ledger, spec)
+    write_json_atomic(run_dir / SUMMARY, summary)
+    write_tables(run_dir, ledger, timeline)
+    return summary

@@ -1,0 +1,110 @@
+"""``aiperf run``: the one place that wires spec, cluster, searcher, trials, ledger and score.
+
+Read top to bottom: make the run directory, connect Ray, take the inventory, start the clock
+(t0), let Ray Tune run trials on every slot until the deadline, close the ledger, score it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from aiperf.cluster import Cluster, connect, slot_count, trial_resources
+from aiperf.hw import node_inventory
+from aiperf.report.console import RunState, live_progress
+from aiperf.report.outputs import write_derived
+from aiperf.report.rundir import (
+    LEDGER,
+    SPEC,
+    SYSTEM,
+    TUNE,
+    create_run_dir,
+    write_json_atomic,
+    write_text_atomic,
+)
+from aiperf.score.ledger import LedgerWriter, RunEnd, RunStart
+from aiperf.search import make_searcher
+from aiperf.spec import Spec, dump_spec
+from aiperf.train.trial import TrialContext, run_trial
+
+
+def run_benchmark(
+    spec: Spec,
+    out: Path | None = None,
+    address: str | None = None,
+    console: Console | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """Run the benchmark the spec describes; return the run directory and its summary."""
+    run_dir = create_run_dir(out, spec)
+    write_text_atomic(run_dir / SPEC, dump_spec(spec))
+    cluster = connect(address, spec.resources.num_cpus)
+    write_json_atomic(run_dir / SYSTEM, system_description(cluster))
+    per_trial = trial_resources(cluster, spec.resources)
+    slots = slot_count(cluster, per_trial)
+
+    writer = LedgerWriter(run_dir / LEDGER)
+    t0 = time.time()
+    writer.append(RunStart(run_id=run_dir.name, t0=t0, seed=spec.seed, duration_s=spec.duration))
+    state = RunState(t0=t0, duration_s=spec.duration, slots=slots)
+    recorder = _recorder(writer, state)
+    tuner = build_tuner(spec, run_dir, per_trial, slots, recorder)
+    with live_progress(state, console):
+        tuner.fit()
+    recorder.close_open_trials()
+    reason = "deadline" if time.time() - t0 >= spec.duration else "max_trials"
+    writer.append(RunEnd(time=time.time(), reason=reason))
+    writer.close()
+    return run_dir, write_derived(run_dir, spec)
+
+
+def system_description(cluster: Cluster) -> dict[str, Any]:
+    """``system.json``: the cluster's resources and the inventory of this (the master's) node."""
+    return {"cluster": asdict(cluster), "nodes": [node_inventory()]}
+
+
+def build_tuner(
+    spec: Spec, run_dir: Path, per_trial: dict[str, float], slots: int, recorder: Any
+) -> Any:
+    """A Ray Tune experiment: the spec's searcher, one trial per slot, stopped at the deadline."""
+    from ray import tune
+
+    context = TrialContext(
+        workload=spec.workload,
+        train=spec.train,
+        data_seed=spec.seed,
+        threads=spec.resources.cpus_per_trial,
+    )
+    trainable = tune.with_resources(
+        tune.with_parameters(tune_trainable, context=context), per_trial
+    )
+    return tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            search_alg=make_searcher(spec.search, spec.seed),
+            num_samples=spec.search.max_trials or -1,
+            max_concurrent_trials=slots,
+            time_budget_s=spec.duration,
+            reuse_actors=True,  # a new actor per trial costs ~2 s on a small node
+        ),
+        run_config=tune.RunConfig(
+            storage_path=str(run_dir.resolve()), name=TUNE, callbacks=[recorder], verbose=0
+        ),
+    )
+
+
+def tune_trainable(config: dict[str, Any], context: TrialContext) -> None:
+    """Runs on a Ray worker: train one proposal, reporting every interval to Tune."""
+    import ray
+    from ray import tune
+
+    run_trial(config, context, tune.report, node=ray.util.get_node_ip_address())
+
+
+def _recorder(writer: LedgerWriter, state: RunState) -> Any:
+    from aiperf.score.recorder import LedgerRecorder  # imports ray.tune
+
+    return LedgerRecorder(writer, state)

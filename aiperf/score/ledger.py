@@ -1,0 +1,158 @@
+"""The append-only ledger: one JSON object per line, written whole and flushed as it arrives.
+
+Record kinds (``kind``): ``run_start`` (t0, seed), ``trial`` (a trial's genome and hparams),
+``report`` (the work of one report interval), ``trial_end`` (status), ``run_end``. Keys are
+defined here, once; readers use these dataclasses' field names.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunStart:
+    run_id: str
+    t0: float  # unix seconds when the search started
+    seed: int
+    duration_s: float  # the spec's target duration
+    kind: str = "run_start"
+    schema: int = SCHEMA_VERSION
+
+
+@dataclass(frozen=True)
+class TrialStart:
+    trial_id: str
+    trial_index: int
+    time: float
+    genome: dict[str, Any]
+    hparams: dict[str, Any]
+    kind: str = "trial"
+    schema: int = SCHEMA_VERSION
+
+
+@dataclass(frozen=True)
+class Report:
+    """The work done in one report interval of one trial, and the model quality at its end."""
+
+    trial_id: str
+    report_index: int
+    epoch: int
+    node: str
+    device: str
+    start_time: float  # unix seconds, interval start (on the worker's clock)
+    end_time: float  # unix seconds, interval end, after evaluation
+    samples: int  # training samples processed in this interval
+    steps: int  # optimizer steps in this interval
+    train_flops: int
+    eval_flops: int
+    flops: int  # train_flops + eval_flops
+    loss: float
+    val_accuracy: float
+    test_accuracy: float
+    kind: str = "report"
+    schema: int = SCHEMA_VERSION
+
+
+@dataclass(frozen=True)
+class TrialEnd:
+    trial_id: str
+    time: float
+    status: str  # completed | failed | stopped
+    error: str | None = None
+    kind: str = "trial_end"
+    schema: int = SCHEMA_VERSION
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    time: float
+    reason: str  # deadline | max_trials | interrupted
+    kind: str = "run_end"
+    schema: int = SCHEMA_VERSION
+
+
+Record = RunStart | TrialStart | Report | TrialEnd | RunEnd
+
+
+class LedgerWriter:
+    """Appends records to ``ledger.jsonl``; every line is written whole and flushed.
+
+    Picklable (Ray Tune saves its callbacks with the experiment): the file reopens on demand.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: TextIO | None = None
+
+    def append(self, record: Record) -> None:
+        if self._file is None:
+            self._file = self.path.open("a", encoding="utf-8")
+        self._file.write(json.dumps(asdict(record), sort_keys=True) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "_file": None}
+
+
+@dataclass
+class Ledger:
+    """A ledger read back into plain records, grouped by kind."""
+
+    run_start: dict[str, Any] | None = None
+    run_end: dict[str, Any] | None = None
+    trials: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    trial_ends: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class LedgerError(ValueError):
+    """A ledger that cannot be read: names the file and the line."""
+
+
+def read_ledger(path: Path) -> Ledger:
+    """Read a ledger; a torn last line (a crash mid-write) is skipped with a warning."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        raise LedgerError(f"ledger: cannot read {path}: {err.strerror}") from None
+    ledger = Ledger()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                warnings.warn(f"{path}:{number}: torn last line skipped", stacklevel=2)
+                continue
+            raise LedgerError(f"{path}:{number}: not a JSON object") from None
+        _add(ledger, record, f"{path}:{number}")
+    return ledger
+
+
+def _add(ledger: Ledger, record: Any, where: str) -> None:
+    kind = record.get("kind") if isinstance(record, dict) else None
+    if kind == "report":
+        ledger.reports.append(record)
+    elif kind == "trial":
+        ledger.trials[record["trial_id"]] = record
+    elif kind == "trial_end":
+        ledger.trial_ends[record["trial_id"]] = record
+    elif kind == "run_start":
+        ledger.run_start = record
+    elif kind == "run_end":
+        ledger.run_end = record
+    else:
+        raise LedgerError(f"{where}: unknown record kind {kind!r}")

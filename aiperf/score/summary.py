@@ -1,0 +1,95 @@
+"""Ledger + spec → the run's summary: final score at T, validity verdict with reasons, counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiperf import __version__
+from aiperf.score.ledger import Ledger
+from aiperf.score.timeline import TimelinePoint, best_report, build_timeline, stability_cv
+from aiperf.spec import Spec
+
+FLOPS_CONVENTION = (
+    "1 multiply-add = 2 FLOPs; counted: linear, conv and the two attention matmuls (QK^T, AV, "
+    "dense S^2), forward and backward as autograd needs them; not counted: elementwise ops, "
+    "norms, softmax, embedding lookups, the optimizer, recomputation; padded positions count "
+    "as run; headline = training + evaluation FLOPs"
+)
+
+
+def run_length_s(ledger: Ledger) -> float:
+    """T: from t0 to the run's end (or to the last report, when the end was never written)."""
+    if ledger.run_start is None:
+        raise ValueError("ledger has no run_start record")
+    t0 = ledger.run_start["t0"]
+    if ledger.run_end is not None:
+        return max(ledger.run_end["time"] - t0, 1e-9)
+    ends = [r["end_time"] for r in ledger.reports]
+    return max(max(ends, default=t0) - t0, 1e-9)
+
+
+def score_run(ledger: Ledger, spec: Spec) -> tuple[dict[str, Any], list[TimelinePoint]]:
+    """The summary and the timeline of a run, both from the ledger alone (plus the spec's rules)."""
+    t0 = ledger.run_start["t0"] if ledger.run_start else 0.0
+    length_s = run_length_s(ledger)
+    timeline = build_timeline(ledger.reports, t0, length_s, spec.score.grid_points)
+    final = timeline[-1]
+    summary = {
+        "run_id": ledger.run_start["run_id"] if ledger.run_start else None,
+        "spec_name": spec.name,
+        "seed": spec.seed,
+        "aiperf_version": __version__,
+        "flops": final.flops,
+        "regulated_score": final.regulated_score,
+        "best_test_accuracy": final.best_test_accuracy,
+        "best_val_accuracy": final.best_val_accuracy,
+        "duration_s": length_s,
+        "total_flops": final.ops_flops,
+        "train_flops": final.train_ops_flops,
+        "eval_flops": final.eval_ops_flops,
+        "stability_cv": stability_cv(timeline),
+        **_trial_counts(ledger),
+        **_best_trial(ledger),
+        "flops_convention": FLOPS_CONVENTION,
+    }
+    reasons = invalid_reasons(summary, spec)
+    summary["valid"] = not reasons
+    summary["invalid_reasons"] = reasons
+    return summary, timeline
+
+
+def invalid_reasons(summary: dict[str, Any], spec: Spec) -> list[str]:
+    """Every validity rule the run breaks, each as a sentence (empty list = valid)."""
+    reasons = []
+    if summary["duration_s"] < spec.min_duration:
+        reasons.append(
+            f"run length {summary['duration_s']:.1f}s is below the spec's minimum "
+            f"{spec.min_duration:.1f}s"
+        )
+    accuracy = summary["best_test_accuracy"]
+    if accuracy is None:
+        reasons.append("no trial completed a report interval")
+    elif accuracy < spec.quality_gate:
+        reasons.append(
+            f"best test accuracy {accuracy:.4f} is below the quality gate {spec.quality_gate:.4f}"
+        )
+    return reasons
+
+
+def _trial_counts(ledger: Ledger) -> dict[str, int]:
+    statuses = [end["status"] for end in ledger.trial_ends.values()]
+    return {
+        "trials_started": len(ledger.trials),
+        "trials_completed": statuses.count("completed"),
+        "trials_stopped": statuses.count("stopped"),
+        "trials_failed": statuses.count("failed"),
+        "reports": len(ledger.reports),
+    }
+
+
+def _best_trial(ledger: Ledger) -> dict[str, Any]:
+    best = best_report(ledger.reports)
+    if best is None:
+        return {"best_trial_id": None, "best_genome": None}
+    trial = ledger.trials.get(best["trial_id"], {})
+    return {"best_trial_id": best["trial_id"], "best_genome": trial.get("genome")}

@@ -1,0 +1,95 @@
+"""Ledger → timeline: Ops(t), FLOPS(t), best accuracy(t) and regulated score(t) on a fixed grid.
+
+t is measured from t0, the moment the search started. ``Ops(t)`` sums the FLOPs of report
+records whose work ended by t0 + t; ``FLOPS(t) = Ops(t) / t`` (elapsed wall-clock, so idle slots,
+scheduling, evaluation and start-up all lower it); ``acc(t)`` is the test accuracy of the record
+with the best validation accuracy reported by t; ``regulated(t) = FLOPS(t) · |ln(1 − acc(t))|``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+_ACC_CEILING = 1.0 - 1e-9  # keeps |ln(1 - acc)| finite
+
+
+@dataclass(frozen=True)
+class TimelinePoint:
+    t_s: float
+    ops_flops: int
+    flops: float  # FLOPs per second
+    train_ops_flops: int
+    eval_ops_flops: int
+    best_val_accuracy: float | None
+    best_test_accuracy: float | None
+    regulated_score: float
+    reports: int
+
+
+def regulated_score(flops: float, accuracy: float | None) -> float:
+    """AIPerf's regulated score: FLOPS weighted by |ln(1 − accuracy)|."""
+    if accuracy is None:
+        return 0.0
+    return flops * abs(math.log(1.0 - min(accuracy, _ACC_CEILING)))
+
+
+def time_grid(run_length_s: float, grid_points: int) -> list[float]:
+    """Every run_length/grid_points seconds, ending exactly at the run length."""
+    return [run_length_s * (i + 1) / grid_points for i in range(grid_points)]
+
+
+def build_timeline(
+    reports: list[dict[str, Any]], t0: float, run_length_s: float, grid_points: int
+) -> list[TimelinePoint]:
+    """The timeline of a run read on its grid; reports must come from completed intervals only."""
+    ordered = sorted(reports, key=lambda r: r["end_time"])
+    points = []
+    for t_s in time_grid(run_length_s, grid_points):
+        done = [r for r in ordered if r["end_time"] - t0 <= t_s + 1e-9]
+        points.append(_point(t_s, done))
+    return points
+
+
+def _point(t_s: float, done: list[dict[str, Any]]) -> TimelinePoint:
+    train_ops = sum(r["train_flops"] for r in done)
+    eval_ops = sum(r["eval_flops"] for r in done)
+    flops = (train_ops + eval_ops) / t_s if t_s > 0 else 0.0
+    best = best_report(done)
+    test_acc = best["test_accuracy"] if best else None
+    return TimelinePoint(
+        t_s=t_s,
+        ops_flops=train_ops + eval_ops,
+        flops=flops,
+        train_ops_flops=train_ops,
+        eval_ops_flops=eval_ops,
+        best_val_accuracy=best["val_accuracy"] if best else None,
+        best_test_accuracy=test_acc,
+        regulated_score=regulated_score(flops, test_acc),
+        reports=len(done),
+    )
+
+
+def best_report(reports: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The report with the highest validation accuracy (earliest wins a tie); NaN never wins."""
+    usable = [r for r in reports if _finite(r.get("val_accuracy"))]
+    if not usable:
+        return None
+    return max(usable, key=lambda r: (r["val_accuracy"], -r["end_time"]))
+
+
+def stability_cv(points: list[TimelinePoint]) -> float | None:
+    """Coefficient of variation of FLOPS(t) over the second half of the grid."""
+    half = [p.flops for p in points[len(points) // 2 :]]
+    if len(half) < 2:
+        return None
+    mean = sum(half) / len(half)
+    if mean == 0:
+        return None
+    var = sum((x - mean) ** 2 for x in half) / (len(half) - 1)
+    return math.sqrt(var) / mean
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)

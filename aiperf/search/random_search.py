@@ -1,0 +1,17 @@
+"""Random search: every proposal drawn independently from the space (the baseline searcher)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from aiperf.search.base import AiperfSearcher
+from aiperf.search.space import sample_genome, sample_hparams
+
+
+class RandomSearcher(AiperfSearcher):
+    """Proposal ``i`` depends only on (seed, i), so a resumed search continues identically."""
+
+    def propose(self, index: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        rng = random.Random(f"{self.seed}:{index}")
+        return sample_genome(rng, self.space), sample_hparams(rng, self.space)

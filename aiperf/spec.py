@@ -1,0 +1,267 @@
+"""The benchmark spec: typed, frozen models parsed once from YAML; the rules a valid run follows.
+
+Every section rejects unknown keys (a typo must never silently become a default) and every error
+names the field, e.g. ``spec.workload.train_size: Input should be greater than 0 (got -5)``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from aiperf import __version__
+
+_DURATION_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_DURATION_UNIT_S = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+class SpecError(ValueError):
+    """A user mistake in a spec, an override or a path: one line that names the field."""
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``90``, ``"90s"``, ``"30m"``, ``"2h"`` or ``"1d"``."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like 90s, 30m or 2h (got {value!r})")
+    if isinstance(value, int | float):
+        return float(value)
+    match = _DURATION_RE.match(str(value))
+    if not match:
+        raise ValueError(f"expected a duration like 90s, 30m or 2h (got {value!r})")
+    return float(match.group(1)) * _DURATION_UNIT_S[match.group(2)]
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IntRange(_Section):
+    """An inclusive integer range ``[min, max]``."""
+
+    min: int = Field(ge=0)
+    max: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IntRange:
+        if self.min > self.max:
+            raise ValueError(f"min must be ≤ max (got min={self.min}, max={self.max})")
+        return self
+
+
+class FloatRange(_Section):
+    """A float range ``[min, max]``; ``log: true`` samples it log-uniformly."""
+
+    min: float = Field(ge=0)
+    max: float = Field(ge=0)
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FloatRange:
+        if self.min > self.max:
+            raise ValueError(f"min must be ≤ max (got min={self.min}, max={self.max})")
+        if self.log and self.min <= 0:
+            raise ValueError(f"a log range needs min > 0 (got min={self.min})")
+        return self
+
+
+class WorkloadSpec(_Section):
+    """Which data every trial trains on: the synthetic language task or local GLUE-style TSV."""
+
+    kind: Literal["synthetic", "tsv"] = "synthetic"
+    train_size: int = Field(4000, gt=0)  # synthetic only
+    val_size: int = Field(1000, gt=0)  # synthetic only
+    test_size: int = Field(1000, gt=0)  # synthetic only
+    label_noise: float = Field(0.05, ge=0, lt=0.5)  # synthetic: keeps the best accuracy below 1
+    max_len: int = Field(32, ge=4, le=4096)  # tokens; longer sentences are cut, shorter padded
+    min_freq: int = Field(1, ge=1)  # vocabulary: rarer train words map to <unk>
+    train_path: Path | None = None  # tsv only
+    val_path: Path | None = None  # tsv only
+    test_path: Path | None = None  # tsv only; without it the val file is split in half
+
+    @model_validator(mode="after")
+    def _paths_for_tsv(self) -> WorkloadSpec:
+        if self.kind == "tsv" and (self.train_path is None or self.val_path is None):
+            raise ValueError("kind 'tsv' needs train_path and val_path")
+        return self
+
+
+class TrainSpec(_Section):
+    """Settings every trial's training loop shares (per-trial choices come from the search)."""
+
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    eval_batch_size: int = Field(512, gt=0)
+    grad_clip: float = Field(1.0, ge=0)  # 0 turns clipping off
+
+
+class ResourcesSpec(_Section):
+    """How trials are placed: one slot = ``cpus_per_trial`` cores (+ ``gpus_per_trial`` GPUs)."""
+
+    cpus_per_trial: int = Field(1, ge=1)
+    gpus_per_trial: float | None = Field(None, ge=0)  # None: 1 on GPU nodes, 0 on CPU-only ones
+    num_cpus: int | None = Field(None, ge=1)  # embedded local Ray only; None = all cores
+
+
+class SearchSpace(_Section):
+    """Ranges for the genome (architecture) and the per-trial hyperparameters."""
+
+    embed_dim: tuple[int, ...] = Field((32, 64), min_length=1)
+    num_blocks: IntRange = IntRange(min=1, max=3)
+    block_types: tuple[Literal["transformer", "conv"], ...] = Field(
+        ("transformer", "conv"), min_length=1
+    )
+    heads: tuple[int, ...] = Field((2, 4), min_length=1)
+    ffn_dim: tuple[int, ...] = Field((64, 128), min_length=1)
+    conv_kernel: tuple[int, ...] = Field((3, 5), min_length=1)
+    conv_width: tuple[int, ...] = Field((32, 64), min_length=1)
+    pooling: tuple[Literal["mean", "max"], ...] = Field(("mean", "max"), min_length=1)
+    dropout: FloatRange = FloatRange(min=0.0, max=0.2)
+    lr: FloatRange = FloatRange(min=1e-3, max=5e-3, log=True)
+    batch_size: tuple[int, ...] = Field((32, 64), min_length=1)
+    weight_decay: FloatRange = FloatRange(min=0.0, max=0.05)
+    epochs: IntRange = IntRange(min=2, max=6)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SearchSpace:
+        if self.num_blocks.min < 1:
+            raise ValueError("num_blocks.min must be ≥ 1")
+        if self.epochs.min < 1:
+            raise ValueError("epochs.min must be ≥ 1")
+        if "transformer" in self.block_types and not any(
+            d % h == 0 for d in self.embed_dim for h in self.heads
+        ):
+            raise ValueError("no heads value divides any embed_dim: transformer blocks impossible")
+        if self.dropout.max >= 1:
+            raise ValueError(f"dropout.max must be < 1 (got {self.dropout.max})")
+        for name in ("embed_dim", "heads", "ffn_dim", "conv_kernel", "conv_width", "batch_size"):
+            if min(getattr(self, name)) < 1:
+                raise ValueError(f"{name} values must be ≥ 1")
+        return self
+
+
+class SearchSpec(_Section):
+    """Which searcher proposes trials, over which space, and how many at most."""
+
+    searcher: Literal["random"] = "random"
+    max_trials: int = Field(0, ge=0)  # 0 = unbounded: keep proposing until the duration ends
+    space: SearchSpace = SearchSpace()
+
+
+class ScoreSpec(_Section):
+    """The timestamp grid the score is read on, and the reproducibility threshold."""
+
+    grid_points: int = Field(20, ge=1)  # FLOPS(t) read every T/grid_points and at T
+    cv_threshold: float = Field(0.02, gt=0)
+
+
+class Spec(_Section):
+    """A whole benchmark run: what to train, how long, how to search and how to score."""
+
+    name: str = "custom"
+    seed: int = Field(0, ge=0)
+    duration: Duration = 120.0  # seconds of search (wall-clock, after the cluster is up)
+    min_duration: Duration = 60.0  # a shorter run is INVALID
+    quality_gate: float = Field(0.0, ge=0, lt=1)  # acc(T) must reach this for a valid run
+    aiperf_version: str | None = None  # filled in when the resolved spec is written
+    workload: WorkloadSpec = WorkloadSpec()
+    train: TrainSpec = TrainSpec()
+    resources: ResourcesSpec = ResourcesSpec()
+    search: SearchSpec = SearchSpec()
+    score: ScoreSpec = ScoreSpec()
+
+
+def resolve_spec_path(name_or_path: str | Path) -> Path:
+    """A spec file from a path, or a shipped spec by name (``tiny``, ``small``, …)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    for folder in _spec_folders():
+        candidate = folder / f"{name_or_path}.yaml"
+        if candidate.is_file():
+            return candidate
+    raise SpecError(f"spec: no such file or shipped spec name: {name_or_path}")
+
+
+def _spec_folders() -> list[Path]:
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent / "benchmark_specs"
+    return [Path.cwd() / "benchmark_specs", repo, Path(sys.prefix) / "share/aiperf/benchmark_specs"]
+
+
+def load_spec(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Spec:
+    """Read, override (``key.path=value``) and validate a spec; SpecError on anything invalid."""
+    path = resolve_spec_path(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise SpecError(f"spec: cannot read {path}: {str(err).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise SpecError(f"spec: {path} must hold a mapping of sections (got {type(raw).__name__})")
+    return parse_spec(apply_overrides(raw, overrides))
+
+
+def parse_spec(raw: dict[str, Any]) -> Spec:
+    """Validate a raw mapping into a Spec; the first problem becomes a one-line SpecError."""
+    try:
+        return Spec.model_validate(raw)
+    except ValidationError as err:
+        raise SpecError(describe_validation_error(err, "spec", Spec)) from None
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Apply ``--set key.path=value`` overrides (values parsed as YAML) to a copy of ``raw``."""
+    import copy
+
+    result = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise SpecError(f"--set: expected key.path=value (got {item!r})")
+        node = result
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise SpecError(f"--set {key}: spec.{part} is not a section")
+            node = child
+        node[parts[-1]] = yaml.safe_load(text) if text.strip() else None
+    return result
+
+
+def dump_spec(spec: Spec) -> str:
+    """The resolved spec as YAML, stamped with this aiperf version."""
+    data = spec.model_copy(update={"aiperf_version": __version__}).model_dump(mode="json")
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def describe_validation_error(err: ValidationError, prefix: str, model: type[BaseModel]) -> str:
+    """One line for the first error: the dotted field, what is wrong, what was given."""
+    first = err.errors()[0]
+    loc = [str(part) for part in first["loc"]]
+    field = ".".join([prefix, *loc])
+    if first["type"] == "extra_forbidden":
+        allowed = ", ".join(_fields_at(model, loc[:-1])) or "none"
+        return f"{field}: unknown key (allowed: {allowed})"
+    msg = first["msg"].removeprefix("Value error, ")
+    given = first.get("input")
+    if first["type"] == "missing" or isinstance(given, dict):
+        return f"{field}: {msg}"
+    return f"{field}: {msg} (got {given!r})"
+
+
+def _fields_at(model: type[BaseModel], loc: list[str]) -> list[str]:
+    """The field names of the nested model found by following ``loc`` from ``model``."""
+    current: Any = model
+    for name in loc:
+        field = getattr(current, "model_fields", {}).get(name)
+        if field is None:
+            return []
+        current = field.annotation
+    return list(getattr(current, "model_fields", {}))

@@ -1,0 +1,75 @@
+"""The command line: fast help, one-line errors with exit status 2, `aiperf train`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from aiperf.cli import main
+
+
+def test_help_does_not_import_heavy_modules() -> None:
+    code = (
+        "import sys; from aiperf.cli import build_parser; build_parser().format_help();"
+        "heavy = [m for m in ('torch', 'ray', 'pandas', 'nni') if m in sys.modules];"
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        (["workload.bogus=1"], "spec.workload.bogus: unknown key"),
+        (["seed=abc"], "spec.seed: Input should be a valid integer"),
+        (["duration=-10s"], "spec.duration: Input should be greater than 0"),
+    ],
+)
+def test_bad_spec_exits_2_with_one_line(capsys, overrides: list[str], field: str) -> None:
+    args = ["run", "--spec", "tiny"] + [f"--set={o}" for o in overrides]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert field in err
+
+
+def test_bad_duration_flag_exits_2(capsys) -> None:
+    assert main(["run", "--duration=-5m"]) == 2
+    assert "spec.duration" in capsys.readouterr().err
+
+
+def test_bad_genome_exits_2(tmp_path, capsys) -> None:
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps({"embed_dim": 32, "blocks": [{"type": "lstm"}], "pooling": "mean"}))
+    assert main(["train", "--genome", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "genome.blocks" in err
+
+
+def test_missing_genome_file_exits_2(tmp_path, capsys) -> None:
+    assert main(["train", "--genome", str(tmp_path / "nope.json")]) == 2
+    assert "nope.json" in capsys.readouterr().err
+
+
+def test_train_prints_json(tmp_path, capsys) -> None:
+    genome = {
+        "embed_dim": 16,
+        "blocks": [{"type": "conv", "kernel": 3, "width": 16}],
+        "pooling": "max",
+    }
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps(genome))
+    small = [
+        "--set=workload.train_size=200",
+        "--set=workload.val_size=50",
+        "--set=workload.test_size=50",
+    ]
+    assert main(["train", "--genome", str(path), "--epochs", "2", "--json", *small]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result["reports"]) == 2
+    assert 0.0 <= result["test_accuracy"] <= 1.0
+    assert result["reports"][0]["train_flops"] > 0

@@ -1,0 +1,193 @@
+"""The analytic FLOPs counter against hand-computed references, FlopCounterMode and fvcore."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from aiperf.flops import (
+    FORMULAS,
+    FlopsError,
+    LayerOp,
+    LayerShape,
+    breakdown,
+    count_ops,
+    eval_flops,
+    forward_flops,
+    layer_ops,
+    op_flops,
+    step_flops,
+    train_step_flops,
+)
+from aiperf.models import build_model, genome_from_dict
+
+VOCAB, CLASSES, BATCH, SEQ = 40, 3, 4, 10
+
+GENOMES = {
+    "transformer": {
+        "embed_dim": 16,
+        "blocks": [{"type": "transformer", "heads": 2, "ffn_dim": 24}],
+        "pooling": "mean",
+        "dropout": 0.1,
+    },
+    "conv": {
+        "embed_dim": 16,
+        "blocks": [{"type": "conv", "kernel": 3, "width": 12}],
+        "pooling": "max",
+        "dropout": 0.1,
+    },
+    "mixed": {
+        "embed_dim": 16,
+        "blocks": [
+            {"type": "transformer", "heads": 4, "ffn_dim": 24},
+            {"type": "conv", "kernel": 5, "width": 8, "residual": False},
+            {"type": "transformer", "heads": 2, "ffn_dim": 32},
+        ],
+        "pooling": "mean",
+        "classifier_hidden": 7,
+        "dropout": 0.1,
+    },
+}
+
+
+def _genome(name: str):
+    return genome_from_dict(GENOMES[name])
+
+
+def _run(name: str) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
+    torch.manual_seed(0)
+    model = build_model(_genome(name), VOCAB, CLASSES, max_len=SEQ).train()
+    tokens = torch.randint(1, VOCAB, (BATCH, SEQ))
+    mask = torch.ones(BATCH, SEQ, dtype=torch.bool)
+    mask[1, 6:] = False  # padding still runs, and still counts
+    return model, tokens, mask
+
+
+def test_linear_reference_values() -> None:
+    # Linear 512 → 256 on a batch of 32 vectors: 2·32·512·256.
+    op = LayerOp("head", "linear", "linear", 512, 256, per_token=False)
+    counts = op_flops(op, batch=32, seq=999)  # per_token=False: seq does not apply
+    assert counts.forward_flops == 8_388_608
+    assert counts.total_flops == 25_165_824
+    assert op_flops(op, batch=32, seq=999, input_grad=False).total_flops == 16_777_216
+
+
+def test_linear_reference_matches_flop_counter_mode() -> None:
+    layer = torch.nn.Linear(512, 256)
+    frozen_input, trained_input = torch.randn(32, 512), torch.randn(32, 512, requires_grad=True)
+    for x, expected in ((trained_input, 25_165_824), (frozen_input, 16_777_216)):
+        with FlopCounterMode(display=False) as counter:
+            layer(x).sum().backward()
+        assert counter.get_total_flops() == expected
+
+
+def test_transformer_block_reference_value() -> None:
+    # d=256, h=8, ff=1024, B=4, S=128: 2·B·S·(4d² + 2·d·ff) + 4·B·S²·d = 872,415,232.
+    genome = genome_from_dict(
+        {
+            "embed_dim": 256,
+            "blocks": [{"type": "transformer", "heads": 8, "ffn_dim": 1024}],
+            "pooling": "mean",
+            "dropout": 0.0,
+        }
+    )
+    [block, head] = breakdown(genome, batch=4, seq=128, num_classes=2)
+    assert (block.block, block.type, block.forward_flops) == (0, "transformer", 872_415_232)
+    # Backward = 2 × forward: weighted layers pay input + weight grads, the matmuls both operands.
+    assert block.backward_flops == 2 * 872_415_232
+    # The head runs once per sample on the pooled (B, D) vector: 2·4·256·2.
+    assert (head.block, head.forward_flops) == ("head", 4_096)
+    assert forward_flops(genome, 4, 128, 2) == 872_415_232 + 4_096
+
+
+@pytest.mark.parametrize("name", sorted(GENOMES))
+def test_forward_matches_flop_counter_mode(name: str) -> None:
+    model, tokens, mask = _run(name)
+    with FlopCounterMode(display=False) as counter:
+        model(tokens, mask)
+    measured_flops = counter.get_total_flops()
+    assert measured_flops > 0
+    expected_flops = forward_flops(_genome(name), BATCH, SEQ, CLASSES)
+    assert expected_flops == pytest.approx(measured_flops, rel=0.01)
+
+
+@pytest.mark.parametrize("name", sorted(GENOMES))
+def test_train_step_matches_flop_counter_mode(name: str) -> None:
+    model, tokens, mask = _run(name)
+    labels = torch.arange(BATCH) % CLASSES
+    with FlopCounterMode(display=False) as counter:
+        loss = torch.nn.functional.cross_entropy(model(tokens, mask), labels)
+        loss.backward()
+    measured_flops = counter.get_total_flops()
+    expected_flops = train_step_flops(_genome(name), BATCH, SEQ, CLASSES)
+    assert expected_flops == pytest.approx(measured_flops, rel=0.01)
+    # Sanity on the ratio: a backward pass costs twice the forward.
+    assert expected_flops == 3 * forward_flops(_genome(name), BATCH, SEQ, CLASSES)
+
+
+@pytest.mark.parametrize("name", sorted(GENOMES))
+def test_forward_matches_fvcore(name: str) -> None:
+    fvcore_nn = pytest.importorskip("fvcore.nn")
+    model, tokens, mask = _run(name)
+    analysis = fvcore_nn.FlopCountAnalysis(model, (tokens, mask))
+    by_op = analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).by_operator()
+    ops = layer_ops(_genome(name), CLASSES)
+    weighted = count_ops([op for op in ops if op.kind in ("linear", "conv1d")], BATCH, SEQ)
+    attention = count_ops([op for op in ops if op.kind.startswith("attn_")], BATCH, SEQ)
+    # fvcore counts 1 per multiply-add; we count 2.
+    assert weighted.forward_flops == 2 * (by_op["linear"] + by_op.get("conv", 0))
+    assert attention.forward_flops == 2 * by_op.get("matmul", 0)
+
+
+def test_flops_are_linear_in_batch() -> None:
+    genome = _genome("mixed")
+    assert forward_flops(genome, 2 * BATCH, SEQ, CLASSES) == 2 * forward_flops(
+        genome, BATCH, SEQ, CLASSES
+    )
+    assert train_step_flops(genome, 2 * BATCH, SEQ, CLASSES) == 2 * train_step_flops(
+        genome, BATCH, SEQ, CLASSES
+    )
+    assert eval_flops(genome, 100, SEQ, CLASSES) == 25 * forward_flops(genome, 4, SEQ, CLASSES)
+
+
+def test_input_grad_first_skips_only_the_first_layers_input_grad() -> None:
+    genome = _genome("transformer")  # d=16: q, k, v each read the input, 2·4·10·16·16 each
+    skipped_flops = 3 * 2 * BATCH * SEQ * 16 * 16
+    with_grad = train_step_flops(genome, BATCH, SEQ, CLASSES)
+    without_grad = train_step_flops(genome, BATCH, SEQ, CLASSES, input_grad_first=False)
+    assert with_grad - without_grad == skipped_flops
+
+
+def test_breakdown_sums_to_the_step() -> None:
+    genome = _genome("mixed")
+    rows = breakdown(genome, BATCH, SEQ, CLASSES)
+    assert [row.type for row in rows] == ["transformer", "conv", "transformer", "head"]
+    step = step_flops(genome, BATCH, SEQ, CLASSES)
+    assert sum(row.forward_flops for row in rows) == step.forward_flops
+    assert sum(row.backward_flops for row in rows) == step.backward_flops
+
+
+def test_unknown_layer_kind_raises() -> None:
+    op = LayerOp(0, "rnn", "lstm", 16, 16)
+    with pytest.raises(FlopsError, match="no FLOPs formula for layer kind 'lstm'"):
+        op_flops(op, BATCH, SEQ)
+    with pytest.raises(FlopsError):
+        count_ops([LayerOp(0, "q", "linear", 16, 16), op], BATCH, SEQ)
+
+
+def test_unknown_block_type_raises() -> None:
+    genome = _genome("conv")
+    gene = genome.blocks[0].model_copy(update={"type": "lstm"})
+    bad = genome.model_copy(update={"blocks": (gene,)})
+    with pytest.raises(FlopsError, match="no FLOPs ops for block type 'lstm'"):
+        forward_flops(bad, BATCH, SEQ, CLASSES)
+
+
+def test_attention_formulas_have_no_weight_grad() -> None:
+    shape = LayerShape(batch=2, tokens=5, in_features=8, out_features=8)
+    for kind in ("attn_scores", "attn_values"):
+        formula = FORMULAS[kind]
+        assert formula.forward(shape) == 2 * 2 * 5 * 5 * 8
+        assert formula.input_grad(shape) == 2 * formula.forward(shape)
+        assert formula.weight_grad(shape) == 0

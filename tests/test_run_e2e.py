@@ -1,0 +1,80 @@
+"""End to end: `aiperf run` on the tiny spec writes a complete, self-consistent run directory."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from aiperf.cli import main
+from aiperf.score import read_ledger, score_run
+from aiperf.spec import load_spec
+
+pytestmark = pytest.mark.slow
+
+SUMMARY_FIELDS = {
+    "flops", "regulated_score", "best_test_accuracy", "valid", "invalid_reasons", "duration_s",
+    "total_flops", "trials_completed", "trials_failed", "flops_convention", "aiperf_version",
+    "seed",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def run_dir(ray_session, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    args = ["run", "--spec", "tiny", "--duration", "25s", "--out", str(out), "--json"]
+    args += ["--set=min_duration=10s", "--set=workload.train_size=600"]
+    args += ["--set=search.space.epochs={min: 1, max: 2}"]
+    assert main(args) == 0
+    return out
+
+
+def test_run_directory_is_complete(run_dir) -> None:
+    for name in (
+        "spec.yaml",
+        "system.json",
+        "ledger.jsonl",
+        "summary.json",
+        "trials.csv",
+        "timeline.csv",
+    ):
+        assert (run_dir / name).is_file(), name
+    assert (run_dir / "tune").is_dir()
+
+
+def test_summary_has_the_promised_fields(run_dir) -> None:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert set(summary) >= SUMMARY_FIELDS
+    assert summary["flops"] > 0 and summary["total_flops"] > 0
+    assert summary["trials_completed"] >= 1
+    assert 0.5 < summary["best_test_accuracy"] <= 1.0
+    assert summary["seed"] == 1234
+    assert isinstance(summary["valid"], bool)
+    assert summary["valid"] == (summary["invalid_reasons"] == [])
+
+
+def test_summary_equals_a_recomputation_from_the_ledger(run_dir) -> None:
+    recomputed, timeline = score_run(
+        read_ledger(run_dir / "ledger.jsonl"), load_spec(run_dir / "spec.yaml")
+    )
+    assert json.loads(json.dumps(recomputed)) == json.loads((run_dir / "summary.json").read_text())
+    rows = list(csv.DictReader((run_dir / "timeline.csv").open()))
+    assert len(rows) == len(timeline) == 20
+    assert float(rows[-1]["flops"]) == pytest.approx(recomputed["flops"])
+
+
+def test_ledger_records_node_device_and_flops(run_dir) -> None:
+    ledger = read_ledger(run_dir / "ledger.jsonl")
+    assert ledger.run_start and ledger.run_end
+    assert ledger.reports, "no report reached the ledger"
+    for report in ledger.reports:
+        assert report["node"] and report["device"] == "cpu"
+        assert report["flops"] == report["train_flops"] + report["eval_flops"] > 0
+        assert report["trial_id"] in ledger.trials
+    assert set(ledger.trial_ends) == set(ledger.trials)  # every started trial has an end
+
+
+def test_resolved_spec_records_the_overrides(run_dir) -> None:
+    spec = load_spec(run_dir / "spec.yaml")
+    assert spec.duration == 25.0 and spec.workload.train_size == 600

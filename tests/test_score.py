@@ -1,0 +1,107 @@
+"""Scoring: a hand-made ledger gives hand-computed FLOPS, accuracy and regulated score."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from ledgers import write_example_ledger
+
+from aiperf.score import read_ledger, score_run
+from aiperf.score.ledger import LedgerError
+from aiperf.score.timeline import best_report, regulated_score, stability_cv
+from aiperf.spec import parse_spec
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    write_example_ledger(tmp_path / "ledger.jsonl")
+    return read_ledger(tmp_path / "ledger.jsonl")
+
+
+def spec(**fields):
+    return parse_spec(
+        {"min_duration": 30, "quality_gate": 0.5, "score": {"grid_points": 4}, **fields}
+    )
+
+
+def test_timeline_by_hand(ledger) -> None:
+    summary, timeline = score_run(ledger, spec())
+    assert [p.t_s for p in timeline] == [10.0, 20.0, 30.0, 40.0]
+    assert [p.ops_flops for p in timeline] == [120, 350, 650, 650]
+    assert [p.flops for p in timeline] == pytest.approx([12.0, 17.5, 650 / 30, 16.25])
+    # selection on validation, reported on test: trial b's 0.65 even after a's test 0.90
+    assert [p.best_test_accuracy for p in timeline] == [0.55, 0.65, 0.65, 0.65]
+    assert timeline[0].regulated_score == pytest.approx(12.0 * abs(math.log(0.45)))
+    assert summary["flops"] == pytest.approx(16.25)
+    assert summary["regulated_score"] == pytest.approx(16.25 * abs(math.log(0.35)))
+    assert summary["total_flops"] == 650
+    assert (summary["train_flops"], summary["eval_flops"]) == (600, 50)
+    assert summary["duration_s"] == pytest.approx(40.0)
+
+
+def test_counts_and_validity(ledger) -> None:
+    summary, _ = score_run(ledger, spec())
+    assert (summary["trials_completed"], summary["trials_stopped"]) == (1, 1)
+    assert summary["trials_failed"] == 0
+    assert summary["valid"] is True and summary["invalid_reasons"] == []
+    assert summary["best_trial_id"] == "b"
+    for key in ("flops_convention", "aiperf_version", "seed", "best_genome"):
+        assert summary[key] is not None
+
+
+def test_short_run_and_low_accuracy_are_invalid(ledger) -> None:
+    summary, _ = score_run(ledger, spec(min_duration=60, quality_gate=0.8))
+    assert summary["valid"] is False
+    assert any("below the spec's minimum" in r for r in summary["invalid_reasons"])
+    assert any("below the quality gate" in r for r in summary["invalid_reasons"])
+
+
+def test_stability_cv_uses_second_half(ledger) -> None:
+    _, timeline = score_run(ledger, spec())
+    values = [650 / 30, 16.25]
+    mean = sum(values) / 2
+    expected = math.sqrt(sum((v - mean) ** 2 for v in values)) / mean  # n - 1 = 1
+    assert stability_cv(timeline) == pytest.approx(expected)
+
+
+def test_nan_accuracy_never_wins() -> None:
+    reports = [
+        {"val_accuracy": float("nan"), "test_accuracy": 0.99, "end_time": 1.0},
+        {"val_accuracy": 0.6, "test_accuracy": 0.6, "end_time": 2.0},
+    ]
+    assert best_report(reports)["test_accuracy"] == 0.6
+
+
+def test_regulated_score_is_finite_at_perfect_accuracy() -> None:
+    assert math.isfinite(regulated_score(1e9, 1.0))
+    assert regulated_score(1e9, None) == 0.0
+
+
+def test_torn_last_line_is_skipped(tmp_path) -> None:
+    path = tmp_path / "ledger.jsonl"
+    write_example_ledger(path)
+    with path.open("a") as file:
+        file.write('{"kind": "report", "trial_')
+    with pytest.warns(UserWarning, match="torn last line"):
+        ledger = read_ledger(path)
+    assert len(ledger.reports) == 3
+
+
+def test_corrupt_middle_line_is_an_error(tmp_path) -> None:
+    path = tmp_path / "ledger.jsonl"
+    write_example_ledger(path)
+    lines = path.read_text().splitlines()
+    lines[2] = "garbage"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(LedgerError, match=":3: not a JSON object"):
+        read_ledger(path)
+
+
+def test_ledger_lines_are_whole_json(tmp_path) -> None:
+    path = tmp_path / "ledger.jsonl"
+    write_example_ledger(path)
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert all(r["schema"] == 1 for r in records)
+    assert records[0]["kind"] == "run_start"

@@ -1,0 +1,69 @@
+"""Searchers: proposals are valid and inside the space, reproducible, and survive save/restore."""
+
+from __future__ import annotations
+
+import pytest
+
+from aiperf.models import genome_from_dict
+from aiperf.search import SEARCHERS, make_searcher
+from aiperf.spec import load_spec, parse_spec
+from aiperf.train import Hparams
+
+
+@pytest.fixture(params=sorted(SEARCHERS))
+def searcher_name(request) -> str:
+    return request.param
+
+
+def test_proposals_are_valid_and_inside_the_space(searcher_name: str) -> None:
+    spec = load_spec("small", [f"search.searcher={searcher_name}"])
+    space = spec.search.space
+    searcher = make_searcher(spec.search, seed=3)
+    for i in range(50):
+        config = searcher.suggest(f"t{i}")
+        genome = genome_from_dict(config["genome"])
+        hparams = Hparams.from_dict(config["hparams"])
+        assert genome.embed_dim in space.embed_dim
+        assert space.num_blocks.min <= len(genome.blocks) <= space.num_blocks.max
+        assert {b.type for b in genome.blocks} <= set(space.block_types)
+        assert space.lr.min <= hparams.lr <= space.lr.max
+        assert space.epochs.min <= hparams.epochs <= space.epochs.max
+        assert config["trial_index"] == i
+
+
+def test_proposals_are_reproducible(searcher_name: str) -> None:
+    spec = load_spec("tiny")
+    first = [make_searcher(spec.search, seed=5).suggest(str(i)) for i in range(5)]
+    again = [make_searcher(spec.search, seed=5).suggest(str(i)) for i in range(5)]
+    other = [make_searcher(spec.search, seed=6).suggest(str(i)) for i in range(5)]
+    assert first == again
+    assert first != other
+
+
+def test_max_trials_finishes_the_search(searcher_name: str) -> None:
+    spec = load_spec("tiny", ["search.max_trials=2", f"search.searcher={searcher_name}"])
+    searcher = make_searcher(spec.search, seed=1)
+    assert searcher.suggest("a") and searcher.suggest("b")
+    assert searcher.suggest("c") == searcher.FINISHED
+
+
+def test_save_restore_continues_the_same_search(searcher_name: str, tmp_path) -> None:
+    spec = load_spec("tiny", [f"search.searcher={searcher_name}"])
+    searcher = make_searcher(spec.search, seed=2)
+    for i in range(3):
+        searcher.suggest(str(i))
+    searcher.save(str(tmp_path / "state.pkl"))
+    expected = [searcher.suggest(str(i)) for i in range(3, 6)]
+    restored = make_searcher(spec.search, seed=2)
+    restored.restore(str(tmp_path / "state.pkl"))
+    assert [restored.suggest(str(i)) for i in range(3, 6)] == expected
+
+
+def test_transformer_only_space_picks_dividing_heads() -> None:
+    spec = parse_spec(
+        {"search": {"space": {"block_types": ["transformer"], "embed_dim": [30, 32], "heads": [4]}}}
+    )
+    searcher = make_searcher(spec.search, seed=0)
+    for i in range(20):
+        genome = genome_from_dict(searcher.suggest(str(i))["genome"])
+        assert genome.embed_dim == 32
