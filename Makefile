@@ -11,7 +11,6 @@ PIP_QUIET ?= -q
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install $(PIP_QUIET) --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
 	$(BIN)/pip install $(PIP_QUIET) $(TORCH_INDEX) "$(TORCH_CPU)"
