@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, default=2e-3)
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--weight-decay", type=float, default=0.01)
+    train.add_argument("--plain", action="store_true", help="plain training: UEGR off")
     train.add_argument("--json", action="store_true", help="print the result as JSON")
     train.set_defaults(handler=_cmd_train)
     return parser
@@ -82,7 +83,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from aiperf.spec import load_spec
     from aiperf.train import TrialContext, run_trial
 
-    spec = load_spec(args.spec, args.overrides)
+    spec = load_spec(args.spec, [*args.overrides, *(["uegr.enabled=false"] if args.plain else [])])
     genome = load_genome(args.genome)
     config = {
         "genome": genome.model_dump(mode="json"),
@@ -94,11 +95,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
         },
         "trial_seed": args.seed,
     }
-    context = TrialContext(workload=spec.workload, train=spec.train, data_seed=spec.seed)
+    context = TrialContext.from_spec(spec)
     reports: list[dict] = []
     run_trial(config, context, reports.append)
     result = {"genome_id": genome_id(genome), "hparams": config["hparams"], "reports": reports}
-    result |= {k: reports[-1][k] for k in ("val_accuracy", "test_accuracy", "loss")}
+    result["uegr"] = spec.uegr.enabled
+    result |= {
+        k: reports[-1][k] for k in ("val_accuracy", "test_accuracy", "robust_accuracy", "loss")
+    }
     print(json.dumps(result, indent=2) if args.json else _train_text(result))
     return 0
 
@@ -108,10 +112,15 @@ def _train_text(result: dict) -> str:
     for r in result["reports"]:
         lines.append(
             f"epoch {r['epoch']}: loss {r['loss']:.4f}  val {r['val_accuracy']:.4f}  "
-            f"test {r['test_accuracy']:.4f}  {r['train_flops'] + r['eval_flops']:.3e} FLOPs  "
+            f"test {r['test_accuracy']:.4f}  robust {_fraction(r['robust_accuracy'])}  "
+            f"{r['train_flops'] + r['eval_flops']:.3e} FLOPs  "
             f"{r['end_time'] - r['start_time']:.2f}s"
         )
     return "\n".join(lines)
+
+
+def _fraction(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

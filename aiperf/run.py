@@ -75,6 +75,8 @@ def build_tuner(
     context = TrialContext(
         workload=spec.workload,
         train=spec.train,
+        uegr=spec.uegr,
+        robustness=spec.robustness,
         data_seed=spec.seed,
         threads=spec.resources.cpus_per_trial,
     )

@@ -100,6 +100,47 @@ class TrainSpec(_Section):
     grad_clip: float = Field(1.0, ge=0)  # 0 turns clipping off
 
 
+class UegrSpec(_Section):
+    """UEGR: adversarial embeddings + adaptive-dropout sub-models + JS divergence, then saliency-
+    masked selective updates. Defaults are the method's starting points; the search may tune."""
+
+    enabled: bool = True  # false: plain training (one clean pass, every parameter updates)
+    k: int = Field(2, ge=1, le=16)  # sub-model passes on the adversarial input
+    dropout_min: float = Field(0.05, ge=0, lt=1)
+    dropout_max: float = Field(0.3, ge=0, lt=1)
+    dropout_schedule: Literal["even", "random"] = "even"  # spaced over the range, or redrawn
+    alpha: float = Field(1.0, ge=0)  # weight of the adversarial CE of the K passes
+    beta: float = Field(1.0, ge=0)  # weight of the K-way JS divergence
+    js_include_clean: bool = False  # the clean distribution joins the JS as member K+1
+    epsilon: float = Field(0.3, ge=0)  # L2 radius of δ per example (1.0 collapses tiny models)
+    adv_steps: int = Field(1, ge=1, le=16)  # 1 = FGM; more = PGD projected steps
+    adv_init: Literal["zero", "random"] = "zero"  # random: a tiny random start for δ
+    saliency: Literal["theta_grad", "grad_squared", "grad"] = "theta_grad"  # |θ·g|, g², |g|
+    saliency_ema: float = Field(0.0, ge=0, lt=1)  # 0: scores of this step only
+    rho: float = Field(0.3, gt=0, le=1)  # fraction of the maskable parameters that update
+    mask_scope: Literal["global", "per_tensor"] = "global"
+    mask_every: int = Field(1, ge=1)  # steps between mask recomputations
+    rescale: bool = False  # scale kept gradients by 1/rho
+
+    @model_validator(mode="after")
+    def _range(self) -> UegrSpec:
+        if self.dropout_min > self.dropout_max:
+            raise ValueError(
+                f"dropout_min must be ≤ dropout_max (got {self.dropout_min} > {self.dropout_max})"
+            )
+        return self
+
+
+class RobustnessSpec(_Section):
+    """The attack robust accuracy is measured under, at every report, on part of the test split."""
+
+    attack: Literal["pgd", "word_substitution"] = "pgd"
+    epsilon: float = Field(1.0, ge=0)  # pgd: L2 radius per example in embedding space
+    steps: int = Field(5, ge=1)  # pgd: projected gradient steps
+    swaps: int = Field(2, ge=1)  # word_substitution: synonym swaps allowed per sentence
+    samples: int = Field(500, ge=0)  # test samples attacked per report (0 = robustness off)
+
+
 class ResourcesSpec(_Section):
     """How trials are placed: one slot = ``cpus_per_trial`` cores (+ ``gpus_per_trial`` GPUs)."""
 
@@ -126,9 +167,14 @@ class SearchSpace(_Section):
     batch_size: tuple[int, ...] = Field((32, 64), min_length=1)
     weight_decay: FloatRange = FloatRange(min=0.0, max=0.05)
     epochs: IntRange = IntRange(min=2, max=6)
+    uegr: dict[str, tuple[float | int | str | bool, ...] | FloatRange] = {}  # e.g. k: [2, 3]
 
     @model_validator(mode="after")
     def _consistent(self) -> SearchSpace:
+        unknown = set(self.uegr) - (set(UegrSpec.model_fields) - {"enabled"})
+        if unknown:
+            allowed = ", ".join(f for f in UegrSpec.model_fields if f != "enabled")
+            raise ValueError(f"uegr: unknown knob {sorted(unknown)} (allowed: {allowed})")
         if self.num_blocks.min < 1:
             raise ValueError("num_blocks.min must be ≥ 1")
         if self.epochs.min < 1:
@@ -171,6 +217,8 @@ class Spec(_Section):
     aiperf_version: str | None = None  # filled in when the resolved spec is written
     workload: WorkloadSpec = WorkloadSpec()
     train: TrainSpec = TrainSpec()
+    uegr: UegrSpec = UegrSpec()
+    robustness: RobustnessSpec = RobustnessSpec()
     resources: ResourcesSpec = ResourcesSpec()
     search: SearchSpec = SearchSpec()
     score: ScoreSpec = ScoreSpec()

@@ -32,6 +32,7 @@ def report(trial: str, index: int, end: float, train: int, evl: int, val: float,
         loss=0.5,
         val_accuracy=val,
         test_accuracy=test,
+        robust_accuracy=test - 0.1,
     )
 
 
@@ -40,7 +41,7 @@ def write_example_ledger(path: Path) -> None:
     writer = LedgerWriter(path)
     writer.append(RunStart(run_id="example", t0=T0, seed=1, duration_s=40.0))
     for index, trial in enumerate(("a", "b")):
-        writer.append(TrialStart(trial, index, T0 + 1, GENOME, HPARAMS))
+        writer.append(TrialStart(trial, index, T0 + 1, GENOME, HPARAMS, {}))
     writer.append(report("a", 0, T0 + 10, 100, 20, 0.60, 0.55))
     writer.append(report("b", 0, T0 + 20, 200, 30, 0.70, 0.65))
     writer.append(TrialEnd("b", T0 + 21, "completed"))

@@ -73,3 +73,18 @@ def test_train_prints_json(tmp_path, capsys) -> None:
     assert len(result["reports"]) == 2
     assert 0.0 <= result["test_accuracy"] <= 1.0
     assert result["reports"][0]["train_flops"] > 0
+    assert result["uegr"] is True and 0.0 <= result["robust_accuracy"] <= 1.0
+
+
+def test_train_plain_turns_uegr_off(tmp_path, capsys) -> None:
+    genome = {"embed_dim": 16, "blocks": [{"type": "conv", "kernel": 3, "width": 16}]}
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps(genome))
+    small = ["--set=workload.train_size=100", "--set=robustness.samples=20"]
+    assert main(["train", "--genome", str(path), "--epochs", "1", "--json", "--plain", *small]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main(["train", "--genome", str(path), "--epochs", "1", "--json", *small]) == 0
+    uegr = json.loads(capsys.readouterr().out)
+    assert plain["uegr"] is False and uegr["uegr"] is True
+    # UEGR runs 4 forward + 3 full backward + 1 input backward per step: more work per epoch
+    assert uegr["reports"][0]["train_flops"] > 2 * plain["reports"][0]["train_flops"]

@@ -39,6 +39,9 @@ def test_timeline_by_hand(ledger) -> None:
     assert summary["total_flops"] == 650
     assert (summary["train_flops"], summary["eval_flops"]) == (600, 50)
     assert summary["duration_s"] == pytest.approx(40.0)
+    assert [p.best_robust_accuracy for p in timeline] == pytest.approx([0.45, 0.55, 0.8, 0.8])
+    assert summary["best_robust_accuracy"] == pytest.approx(0.8)
+    assert summary["robust_accuracy_of_best"] == pytest.approx(0.55)  # trial b, selected on val
 
 
 def test_counts_and_validity(ledger) -> None:

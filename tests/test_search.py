@@ -8,6 +8,7 @@ from aiperf.models import genome_from_dict
 from aiperf.search import SEARCHERS, make_searcher
 from aiperf.spec import load_spec, parse_spec
 from aiperf.train import Hparams
+from aiperf.train.trial import trial_uegr
 
 
 @pytest.fixture(params=sorted(SEARCHERS))
@@ -57,6 +58,28 @@ def test_save_restore_continues_the_same_search(searcher_name: str, tmp_path) ->
     restored = make_searcher(spec.search, seed=2)
     restored.restore(str(tmp_path / "state.pkl"))
     assert [restored.suggest(str(i)) for i in range(3, 6)] == expected
+
+
+def test_uegr_knobs_are_searched_inside_their_ranges(searcher_name: str) -> None:
+    space = {"k": [2, 3], "rho": {"min": 0.2, "max": 0.5}, "saliency": ["grad", "theta_grad"]}
+    spec = parse_spec({"search": {"searcher": searcher_name, "space": {"uegr": space}}})
+    searcher = make_searcher(spec.search, seed=0)
+    proposals = [searcher.suggest(str(i))["uegr"] for i in range(30)]
+    assert {p["k"] for p in proposals} == {2, 3}
+    assert all(0.2 <= p["rho"] <= 0.5 for p in proposals)
+    for proposal in proposals:
+        uegr = trial_uegr(spec.uegr, proposal)
+        assert (uegr.k, uegr.rho, uegr.saliency) == (
+            proposal["k"],
+            proposal["rho"],
+            proposal["saliency"],
+        )
+        assert uegr.alpha == spec.uegr.alpha  # knobs not searched keep the spec's value
+
+
+def test_searched_uegr_values_are_validated() -> None:
+    with pytest.raises(ValueError, match="rho"):
+        trial_uegr(parse_spec({}).uegr, {"rho": 1.5})
 
 
 def test_transformer_only_space_picks_dividing_heads() -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from aiperf.flops import train_step_flops
+from aiperf.flops.passes import step_flops_for
 from aiperf.models import genome_from_dict
-from aiperf.spec import WorkloadSpec, parse_spec
-from aiperf.train import TrainingDiverged, TrialContext, run_trial
+from aiperf.spec import parse_spec
+from aiperf.train import TrainingDiverged, TrialContext, run_trial, uegr_passes
 
 GENOME = {
     "embed_dim": 32,
@@ -19,11 +19,18 @@ GENOME = {
     "dropout": 0.0,
 }
 HPARAMS = {"lr": 1e-2, "batch_size": 32, "weight_decay": 0.01, "epochs": 3}
-WORKLOAD = WorkloadSpec(train_size=3000, val_size=300, test_size=300, max_len=20)
+SPEC = parse_spec(
+    {
+        "seed": 7,
+        "workload": {"train_size": 3000, "val_size": 300, "test_size": 300, "max_len": 20},
+        "robustness": {"samples": 100},
+    }
+)
+WORKLOAD = SPEC.workload
 
 
 def context() -> TrialContext:
-    return TrialContext(workload=WORKLOAD, train=parse_spec({}).train, data_seed=7)
+    return TrialContext.from_spec(SPEC)
 
 
 def train(seed: int = 0, **hparams) -> list[dict]:
@@ -47,12 +54,16 @@ def test_a_tiny_model_learns(reports) -> None:
 def test_reports_count_every_step(reports) -> None:
     genome = genome_from_dict(GENOME)
     full, last = divmod(WORKLOAD.train_size, HPARAMS["batch_size"])
-    per_epoch = full * train_step_flops(genome, 32, 20, 2) + train_step_flops(genome, last, 20, 2)
+    passes = uegr_passes(SPEC.uegr)
+    assert passes.forward == 4 and passes.backward_full == 3 and passes.backward_input == 1
+    per_step = [step_flops_for(genome, batch, 20, 2, passes) for batch in (32, last)]
+    per_epoch = full * per_step[0] + per_step[1]
     for report in reports:
         assert report["samples"] == WORKLOAD.train_size
         assert report["steps"] == full + 1
         assert report["train_flops"] == per_epoch
         assert report["eval_flops"] > 0
+        assert 0.0 <= report["robust_accuracy"] <= report["test_accuracy"] + 0.1
         assert report["end_time"] > report["start_time"]
         assert (report["node"], report["device"]) == ("test-node", "cpu")
 

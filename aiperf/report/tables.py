@@ -30,6 +30,7 @@ def trials_table(ledger: Ledger) -> pd.DataFrame:
                 "flops": int(mine["flops"].sum()) if len(mine) else 0,
                 "best_val_accuracy": None if best is None else best["val_accuracy"],
                 "test_accuracy_at_best_val": None if best is None else best["test_accuracy"],
+                "best_robust_accuracy": mine["robust_accuracy"].max() if len(mine) else None,
                 **{f"hp_{k}": v for k, v in trial["hparams"].items()},
                 "blocks": "-".join(b["type"] for b in trial["genome"]["blocks"]),
                 "embed_dim": trial["genome"]["embed_dim"],

@@ -33,6 +33,7 @@ class TrialStart:
     time: float
     genome: dict[str, Any]
     hparams: dict[str, Any]
+    uegr: dict[str, Any]  # the searched UEGR knobs of this trial (empty: the spec's)
     kind: str = "trial"
     schema: int = SCHEMA_VERSION
 
@@ -56,6 +57,7 @@ class Report:
     loss: float
     val_accuracy: float
     test_accuracy: float
+    robust_accuracy: float | None  # test accuracy under the spec's attack (None: not measured)
     kind: str = "report"
     schema: int = SCHEMA_VERSION
 

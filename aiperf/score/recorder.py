@@ -32,6 +32,7 @@ class LedgerRecorder(tune.Callback):
                 time=time.time(),
                 genome=config["genome"],
                 hparams=config["hparams"],
+                uegr=config.get("uegr", {}),
             )
         )
         self.open_trials.add(trial.trial_id)

@@ -43,6 +43,7 @@ def score_run(ledger: Ledger, spec: Spec) -> tuple[dict[str, Any], list[Timeline
         "regulated_score": final.regulated_score,
         "best_test_accuracy": final.best_test_accuracy,
         "best_val_accuracy": final.best_val_accuracy,
+        "best_robust_accuracy": final.best_robust_accuracy,
         "duration_s": length_s,
         "total_flops": final.ops_flops,
         "train_flops": final.train_ops_flops,
@@ -90,6 +91,10 @@ def _trial_counts(ledger: Ledger) -> dict[str, int]:
 def _best_trial(ledger: Ledger) -> dict[str, Any]:
     best = best_report(ledger.reports)
     if best is None:
-        return {"best_trial_id": None, "best_genome": None}
+        return {"best_trial_id": None, "best_genome": None, "robust_accuracy_of_best": None}
     trial = ledger.trials.get(best["trial_id"], {})
-    return {"best_trial_id": best["trial_id"], "best_genome": trial.get("genome")}
+    return {
+        "best_trial_id": best["trial_id"],
+        "best_genome": trial.get("genome"),
+        "robust_accuracy_of_best": best.get("robust_accuracy"),
+    }

@@ -24,6 +24,7 @@ class TimelinePoint:
     eval_ops_flops: int
     best_val_accuracy: float | None
     best_test_accuracy: float | None
+    best_robust_accuracy: float | None  # the highest robust accuracy any report reached by t
     regulated_score: float
     reports: int
 
@@ -57,6 +58,7 @@ def _point(t_s: float, done: list[dict[str, Any]]) -> TimelinePoint:
     eval_ops = sum(r["eval_flops"] for r in done)
     flops = (train_ops + eval_ops) / t_s if t_s > 0 else 0.0
     best = best_report(done)
+    robust = [r["robust_accuracy"] for r in done if _finite(r.get("robust_accuracy"))]
     test_acc = best["test_accuracy"] if best else None
     return TimelinePoint(
         t_s=t_s,
@@ -66,6 +68,7 @@ def _point(t_s: float, done: list[dict[str, Any]]) -> TimelinePoint:
         eval_ops_flops=eval_ops,
         best_val_accuracy=best["val_accuracy"] if best else None,
         best_test_accuracy=test_acc,
+        best_robust_accuracy=max(robust, default=None),
         regulated_score=regulated_score(flops, test_acc),
         reports=len(done),
     )

@@ -1,6 +1,7 @@
 """The searcher interface: a Ray Tune ``Searcher`` that proposes genome + hparams per trial.
 
-Every proposal is ``{"genome": dict, "hparams": dict, "trial_index": int, "trial_seed": int}``;
+Every proposal is ``{"genome": dict, "hparams": dict, "uegr": dict, "trial_index": int,
+"trial_seed": int}`` (``uegr`` holds the searched UEGR knobs, often empty);
 the trial seed follows from the run seed and the proposal's index, so reruns are reproducible.
 """
 
@@ -32,17 +33,15 @@ class AiperfSearcher(Searcher, abc.ABC):
             return Searcher.FINISHED
         index = self.proposed
         self.proposed += 1
-        genome, hparams = self.propose(index)
         return {
-            "genome": genome,
-            "hparams": hparams,
+            **self.propose(index),
             "trial_index": index,
             "trial_seed": self.seed * 1_000_003 + index,
         }
 
     @abc.abstractmethod
-    def propose(self, index: int) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The genome and hparams of proposal number ``index``."""
+    def propose(self, index: int) -> dict[str, Any]:
+        """Proposal number ``index``: ``{"genome": …, "hparams": …, "uegr": …}``."""
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False

@@ -6,12 +6,11 @@ import random
 from typing import Any
 
 from aiperf.search.base import AiperfSearcher
-from aiperf.search.space import sample_genome, sample_hparams
+from aiperf.search.space import sample_proposal
 
 
 class RandomSearcher(AiperfSearcher):
     """Proposal ``i`` depends only on (seed, i), so a resumed search continues identically."""
 
-    def propose(self, index: int) -> tuple[dict[str, Any], dict[str, Any]]:
-        rng = random.Random(f"{self.seed}:{index}")
-        return sample_genome(rng, self.space), sample_hparams(rng, self.space)
+    def propose(self, index: int) -> dict[str, Any]:
+        return sample_proposal(random.Random(f"{self.seed}:{index}"), self.space)

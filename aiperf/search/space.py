@@ -54,6 +54,23 @@ def sample_genome(rng: random.Random, space: SearchSpace) -> dict[str, Any]:
     }
 
 
+def sample_uegr(rng: random.Random, space: SearchSpace) -> dict[str, Any]:
+    """Per-trial UEGR knobs the space searches over (the rest stay at the spec's values)."""
+    return {
+        name: sample_float(rng, choices) if isinstance(choices, FloatRange) else rng.choice(choices)
+        for name, choices in sorted(space.uegr.items())
+    }
+
+
+def sample_proposal(rng: random.Random, space: SearchSpace) -> dict[str, Any]:
+    """A whole proposal: genome, hyperparameters and UEGR knobs."""
+    return {
+        "genome": sample_genome(rng, space),
+        "hparams": sample_hparams(rng, space),
+        "uegr": sample_uegr(rng, space),
+    }
+
+
 def sample_hparams(rng: random.Random, space: SearchSpace) -> dict[str, Any]:
     """Per-trial hyperparameters inside ``space``."""
     return {

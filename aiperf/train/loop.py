@@ -1,7 +1,7 @@
 """One trial's training loop: AdamW over epochs, evaluation and a report after every epoch.
 
-The loop knows nothing of Ray or of how FLOPs are counted: it is handed two counting functions
-and a callback that receives every report interval.
+The loop knows nothing of Ray, of UEGR or of how FLOPs are counted: it is handed a training
+step, an evaluator, a counting function and a callback that receives every report interval.
 """
 
 from __future__ import annotations
@@ -12,19 +12,10 @@ from dataclasses import dataclass
 
 import torch
 
-from aiperf.spec import TrainSpec
-from aiperf.train.evaluate import accuracy
+from aiperf.train.evaluate import Evaluation
 from aiperf.train.hparams import Hparams
-from aiperf.train.step import plain_step
-from aiperf.workload import EncodedSplit, Workload
-
-
-@dataclass(frozen=True)
-class FlopsCounts:
-    """Analytic FLOPs of the trial's model, as functions of the work's shape."""
-
-    train_step_flops: Callable[[int], int]  # batch size → FLOPs of one optimizer step
-    eval_flops: Callable[[int], int]  # samples → FLOPs of evaluating them
+from aiperf.train.step import PlainStep
+from aiperf.workload import EncodedSplit
 
 
 @dataclass(frozen=True)
@@ -41,20 +32,20 @@ class Interval:
     loss: float
     val_accuracy: float
     test_accuracy: float
+    robust_accuracy: float | None
 
 
 def train_trial(
-    model: torch.nn.Module,
-    workload: Workload,
+    step: PlainStep,
+    train: EncodedSplit,
     hparams: Hparams,
-    settings: TrainSpec,
-    counts: FlopsCounts,
+    evaluate: Callable[[torch.nn.Module], Evaluation],
+    step_flops: Callable[[int], int],
     on_report: Callable[[Interval], None],
     seed: int,
-    device: str = "cpu",
 ) -> list[Interval]:
-    """Train ``model`` for ``hparams.epochs`` epochs, reporting after each; seeded."""
-    model.to(device).train()
+    """Train ``step.model`` for ``hparams.epochs`` epochs, reporting after each; seeded."""
+    model = step.model.train()
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=hparams.lr, weight_decay=hparams.weight_decay
     )
@@ -62,22 +53,21 @@ def train_trial(
     intervals = []
     for epoch in range(1, hparams.epochs + 1):
         start = time.time()
-        samples, steps, train_flops, loss = _epoch(
-            model, optimizer, workload.train, hparams, settings, counts, shuffle, device
-        )
-        val_acc = accuracy(model, workload.val, settings.eval_batch_size, device)
-        test_acc = accuracy(model, workload.test, settings.eval_batch_size, device)
+        order = torch.randperm(len(train), generator=shuffle)
+        losses, flops = _epoch(step, optimizer, train, order.split(hparams.batch_size), step_flops)
+        result = evaluate(model)
         interval = Interval(
             epoch=epoch,
             start_time=start,
             end_time=time.time(),
-            samples=samples,
-            steps=steps,
-            train_flops=train_flops,
-            eval_flops=counts.eval_flops(len(workload.val) + len(workload.test)),
-            loss=loss,
-            val_accuracy=val_acc,
-            test_accuracy=test_acc,
+            samples=len(train),
+            steps=len(losses),
+            train_flops=flops,
+            eval_flops=result.flops,
+            loss=sum(losses) / max(len(losses), 1),
+            val_accuracy=result.val_accuracy,
+            test_accuracy=result.test_accuracy,
+            robust_accuracy=result.robust_accuracy,
         )
         intervals.append(interval)
         on_report(interval)
@@ -85,28 +75,20 @@ def train_trial(
 
 
 def _epoch(
-    model: torch.nn.Module,
+    step: PlainStep,
     optimizer: torch.optim.Optimizer,
     train: EncodedSplit,
-    hparams: Hparams,
-    settings: TrainSpec,
-    counts: FlopsCounts,
-    shuffle: torch.Generator,
-    device: str,
-) -> tuple[int, int, int, float]:
-    """One pass over the shuffled train split: (samples, steps, FLOPs, mean loss)."""
-    samples = steps = flops = 0
-    loss_sum = 0.0
-    for index in torch.randperm(len(train), generator=shuffle).split(hparams.batch_size):
+    batches: tuple[torch.Tensor, ...],
+    step_flops: Callable[[int], int],
+) -> tuple[list[float], int]:
+    """One pass over ``batches`` of train indices: the losses and the FLOPs of every step."""
+    losses, flops = [], 0
+    for index in batches:
         batch = (
-            train.tokens[index].to(device),  # (B, S)
-            train.mask[index].to(device),  # (B, S)
-            train.labels[index].to(device),  # (B,)
+            train.tokens[index].to(step.device),  # (B, S)
+            train.mask[index].to(step.device),  # (B, S)
+            train.labels[index].to(step.device),  # (B,)
         )
-        loss_sum += plain_step(
-            model, optimizer, batch, settings.precision, settings.grad_clip, device
-        )
-        samples += len(index)
-        steps += 1
-        flops += counts.train_step_flops(len(index))
-    return samples, steps, flops, loss_sum / max(steps, 1)
+        losses.append(step(optimizer, batch))
+        flops += step_flops(len(index))
+    return losses, flops

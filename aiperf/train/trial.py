@@ -1,4 +1,4 @@
-"""One trial, wired: workload → model from genome → FLOPs counts → training loop → reports.
+"""One trial, wired: workload → model from genome → training step → loop → reports.
 
 Ray-free, so ``aiperf train`` and tests run it directly; the Tune trainable passes Ray's report.
 """
@@ -13,40 +13,48 @@ from typing import Any
 
 import torch
 
-from aiperf.flops import eval_flops, train_step_flops
-from aiperf.models import Genome, build_model, genome_from_dict
-from aiperf.spec import TrainSpec, WorkloadSpec
+from aiperf.flops.passes import PassCosts, pass_costs
+from aiperf.models import build_model, genome_from_dict
+from aiperf.spec import RobustnessSpec, Spec, TrainSpec, UegrSpec, WorkloadSpec
+from aiperf.train.evaluate import Evaluator
 from aiperf.train.hparams import Hparams
-from aiperf.train.loop import FlopsCounts, Interval, train_trial
-from aiperf.workload import Workload, load_workload
+from aiperf.train.loop import Interval, train_trial
+from aiperf.train.uegr import make_step
+from aiperf.workload import load_workload
 
 
 @dataclass(frozen=True)
 class TrialContext:
-    """What every trial of a run shares: the data, the training settings, the threads to use."""
+    """What every trial of a run shares: data, training settings, UEGR, the attack, threads."""
 
     workload: WorkloadSpec
     train: TrainSpec
+    uegr: UegrSpec
+    robustness: RobustnessSpec
     data_seed: int
     threads: int = 1
 
-
-def flops_counts(genome: Genome, workload: Workload) -> FlopsCounts:
-    """Analytic counts for this genome on this workload's padded sequence length."""
-    seq, classes = workload.max_len, workload.num_classes
-
-    @functools.lru_cache(maxsize=8)
-    def per_step(batch: int) -> int:
-        return train_step_flops(genome, batch, seq, classes)
-
-    return FlopsCounts(
-        train_step_flops=per_step,
-        eval_flops=lambda samples: eval_flops(genome, samples, seq, classes),
-    )
+    @classmethod
+    def from_spec(cls, spec: Spec) -> TrialContext:
+        return cls(
+            workload=spec.workload,
+            train=spec.train,
+            uegr=spec.uegr,
+            robustness=spec.robustness,
+            data_seed=spec.seed,
+            threads=spec.resources.cpus_per_trial,
+        )
 
 
 def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def trial_uegr(base: UegrSpec, overrides: dict[str, Any] | None) -> UegrSpec:
+    """The run's UEGR settings with the searcher's per-trial choices applied (validated)."""
+    if not overrides:
+        return base
+    return UegrSpec.model_validate({**base.model_dump(), **overrides})
 
 
 def run_trial(
@@ -63,18 +71,22 @@ def run_trial(
     torch.manual_seed(config["trial_seed"])
     model = build_model(genome, len(workload.vocab), workload.num_classes, workload.max_len)
     device = default_device()
+    model.to(device)
+    uegr = trial_uegr(context.uegr, config.get("uegr"))
+    step = make_step(model, context.train, device, uegr, config["trial_seed"])
+
+    @functools.lru_cache(maxsize=16)
+    def costs(batch: int) -> PassCosts:
+        return pass_costs(genome, batch, workload.max_len, workload.num_classes)
+
+    evaluate = Evaluator(workload, context.robustness, costs, context.train.eval_batch_size, device)
     where = {"node": node or socket.gethostname(), "device": device}
-
-    def on_report(interval: Interval) -> None:
-        report({**asdict(interval), **where})
-
     return train_trial(
-        model,
-        workload,
+        step,
+        workload.train,
         hparams,
-        context.train,
-        flops_counts(genome, workload),
-        on_report,
+        evaluate,
+        lambda batch: costs(batch).step_flops(step.passes),
+        lambda interval: report({**asdict(interval), **where}),
         seed=config["trial_seed"],
-        device=device,
     )

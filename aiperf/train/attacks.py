@@ -1,0 +1,160 @@
+"""Robust accuracy: the model's test accuracy under an attack named in the spec.
+
+``pgd``: a projected-gradient perturbation of the word embeddings (dropout off), ε per example.
+``word_substitution``: greedy label-preserving synonym swaps (the task's own synonym sets), at
+most ``swaps`` per sentence, each round taking the swap that lowers the true class most.
+Both return the FLOPs they ran (forward and input-gradient passes), so evaluation is counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from aiperf.flops.passes import PassCosts
+from aiperf.spec import RobustnessSpec
+from aiperf.train.adversarial import perturbation
+from aiperf.workload import Workload, tokenize
+
+Costs = Callable[[int], PassCosts]  # batch size → per-pass FLOPs of the trial's model
+
+
+@dataclass(frozen=True)
+class AttackResult:
+    accuracy: float
+    flops: int
+    samples: int
+
+
+def pgd_attack(
+    model: torch.nn.Module,
+    workload: Workload,
+    spec: RobustnessSpec,
+    costs: Costs,
+    batch_size: int,
+    device: str,
+) -> AttackResult:
+    """Accuracy on the first ``spec.samples`` test sentences under embedding-space PGD."""
+    split = workload.test
+    n = min(spec.samples, len(split))
+    correct = flops = 0
+    for start in range(0, n, batch_size):
+        end = min(start + batch_size, n)
+        tokens, mask = split.tokens[start:end].to(device), split.mask[start:end].to(device)
+        labels = split.labels[start:end].to(device)
+        e = model.embed_words(tokens).detach()  # (B, S, D)
+
+        def loss_of(x: torch.Tensor) -> torch.Tensor:
+            return F.cross_entropy(model.encode(x, mask), labels)  # noqa: B023 (used at once)
+
+        delta = perturbation(loss_of, e, mask, spec.epsilon, spec.steps)
+        with torch.no_grad():
+            correct += (model.encode(e + delta, mask).argmax(-1) == labels).sum().item()
+        cost = costs(end - start)
+        flops += spec.steps * (cost.forward_flops + cost.input_grad_flops) + cost.forward_flops
+    return AttackResult(correct / max(n, 1), flops, n)
+
+
+def word_substitution_attack(
+    model: torch.nn.Module,
+    workload: Workload,
+    spec: RobustnessSpec,
+    costs: Costs,
+    batch_size: int,
+    device: str,
+) -> AttackResult:
+    """Accuracy on the first ``spec.samples`` test sentences under greedy synonym swaps."""
+    text = workload.text["test"]
+    n = min(spec.samples, len(text))
+    sentences = [tokenize(s) for s in text.sentences[:n]]
+    labels = torch.tensor(text.labels[:n])
+    scorer = _TrueClassScorer(model, workload, batch_size, device, costs)
+    current = scorer.probabilities(sentences, labels)
+    for _ in range(spec.swaps):
+        candidates, owners = _candidates(sentences, workload.synonyms, workload.max_len)
+        if not candidates:
+            break
+        scores = scorer.probabilities(candidates, labels[owners])
+        best = _best_swap_per_sentence(scores, torch.tensor(owners), n)
+        for index, candidate in best.items():
+            if scores[candidate] < current[index]:
+                sentences[index], current[index] = candidates[candidate], scores[candidate]
+    correct = scorer.correct(sentences, labels)
+    return AttackResult(correct / max(n, 1), scorer.flops, n)
+
+
+def _candidates(
+    sentences: list[list[str]], synonyms: dict[str, tuple[str, ...]], max_len: int
+) -> tuple[list[list[str]], list[int]]:
+    """Every one-word synonym swap of every sentence (within the first max_len tokens)."""
+    candidates, owners = [], []
+    for owner, words in enumerate(sentences):
+        for position, word in enumerate(words[:max_len]):
+            for substitute in synonyms.get(word, ()):
+                candidates.append([*words[:position], substitute, *words[position + 1 :]])
+                owners.append(owner)
+    return candidates, owners
+
+
+def _best_swap_per_sentence(scores: torch.Tensor, owners: torch.Tensor, n: int) -> dict[int, int]:
+    """For each sentence, the candidate index with the lowest true-class probability."""
+    best: dict[int, int] = {}
+    for candidate, owner in enumerate(owners.tolist()):
+        if owner not in best or scores[candidate] < scores[best[owner]]:
+            best[owner] = candidate
+    return best
+
+
+class _TrueClassScorer:
+    """Evaluates token lists in batches (eval mode, no gradients) and counts the FLOPs run."""
+
+    def __init__(
+        self, model: torch.nn.Module, workload: Workload, batch_size: int, device: str, costs: Costs
+    ) -> None:
+        self.model, self.workload, self.batch_size = model, workload, batch_size
+        self.device, self.costs, self.flops = device, costs, 0
+
+    @torch.no_grad()
+    def logits(self, sentences: list[list[str]]) -> torch.Tensor:
+        outputs = []
+        for start in range(0, len(sentences), self.batch_size):
+            chunk = [" ".join(words) for words in sentences[start : start + self.batch_size]]
+            tokens, mask = self.workload.vocab.encode(chunk, self.workload.max_len)
+            outputs.append(self.model(tokens.to(self.device), mask.to(self.device)).float().cpu())
+            self.flops += self.costs(len(chunk)).forward_flops
+        return torch.cat(outputs)  # (N, C)
+
+    def probabilities(self, sentences: list[list[str]], labels: torch.Tensor) -> torch.Tensor:
+        probs = self.logits(sentences).softmax(-1)
+        return probs.gather(1, labels.view(-1, 1)).squeeze(1)  # (N,)
+
+    def correct(self, sentences: list[list[str]], labels: torch.Tensor) -> int:
+        return int((self.logits(sentences).argmax(-1) == labels).sum())
+
+
+ATTACKS = {"pgd": pgd_attack, "word_substitution": word_substitution_attack}
+
+
+def robust_accuracy(
+    model: torch.nn.Module,
+    workload: Workload,
+    spec: RobustnessSpec,
+    costs: Costs,
+    batch_size: int,
+    device: str,
+) -> AttackResult | None:
+    """The spec's attack on the test split in eval mode; None when ``samples`` is 0."""
+    if spec.samples == 0:
+        return None
+    attack = ATTACKS.get(spec.attack)
+    if attack is None:
+        raise ValueError(f"robustness.attack: unknown {spec.attack!r} (valid: {list(ATTACKS)})")
+    was_training = model.training
+    model.eval()
+    try:
+        return attack(model, workload, spec, costs, batch_size, device)
+    finally:
+        model.train(was_training)

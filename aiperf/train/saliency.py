@@ -1,0 +1,106 @@
+"""UEGR's backward stage: parameter saliency, a top-ρ mask, and updates confined to the mask.
+
+Parameters outside the mask must not move at all: their gradient is zeroed, and because AdamW's
+momentum and weight decay still move a parameter whose gradient is zero, their values (and the
+optimizer's per-element state) are restored after ``optimizer.step()``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from aiperf.spec import UegrSpec
+
+Saliency = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+SALIENCY: dict[str, Saliency] = {
+    "theta_grad": lambda theta, grad: (theta * grad).abs(),  # first-order loss change
+    "grad_squared": lambda theta, grad: grad * grad,  # diagonal Fisher
+    "grad": lambda theta, grad: grad.abs(),
+}
+
+
+def top_fraction_masks(
+    scores: list[torch.Tensor], rho: float, scope: str = "global"
+) -> list[torch.Tensor]:
+    """Boolean masks keeping exactly ⌈ρN⌉ highest scores (global) or ⌈ρ·n_t⌉ per tensor."""
+    if scope == "per_tensor":
+        return [_top_mask(s.flatten(), rho).view_as(s) for s in scores]
+    if scope != "global":
+        raise ValueError(f"uegr.mask_scope: unknown {scope!r} (valid: global, per_tensor)")
+    flat = _top_mask(torch.cat([s.flatten() for s in scores]), rho)
+    return [
+        part.view_as(s)
+        for part, s in zip(flat.split([s.numel() for s in scores]), scores, strict=True)
+    ]
+
+
+def _top_mask(flat: torch.Tensor, rho: float) -> torch.Tensor:
+    keep = torch.zeros(flat.numel(), dtype=torch.bool, device=flat.device)
+    keep[flat.topk(math.ceil(rho * flat.numel())).indices] = True
+    return keep
+
+
+class SelectiveUpdate:
+    """Confines each optimizer step to the most salient ``rho`` of the maskable parameters."""
+
+    def __init__(self, params: list[torch.nn.Parameter], uegr: UegrSpec) -> None:
+        if uegr.saliency not in SALIENCY:
+            raise ValueError(f"uegr.saliency: unknown {uegr.saliency!r} (valid: {list(SALIENCY)})")
+        self.params = params
+        self.uegr = uegr
+        self.masks: list[torch.Tensor] | None = None
+        self._ema: list[torch.Tensor] | None = None
+        self._steps = 0
+        self._saved: list[tuple[torch.Tensor, dict[str, torch.Tensor]]] = []
+
+    def before_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """After backward: update the mask if due, zero gradients outside it, save what stays."""
+        if self.masks is None or self._steps % self.uegr.mask_every == 0:
+            self.masks = top_fraction_masks(self._scores(), self.uegr.rho, self.uegr.mask_scope)
+        self._steps += 1
+        scale = 1.0 / self.uegr.rho if self.uegr.rescale else 1.0
+        for param, keep in zip(self.params, self.masks, strict=True):
+            if param.grad is not None:
+                param.grad.mul_(keep.to(param.grad.dtype) * scale)
+        self._saved = [(p.detach().clone(), _elementwise_state(optimizer, p)) for p in self.params]
+
+    def after_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """After ``optimizer.step()``: put every masked value and optimizer state entry back."""
+        assert self.masks is not None, "before_step must run first"
+        for param, keep, (value, state) in zip(self.params, self.masks, self._saved, strict=True):
+            param.data.copy_(torch.where(keep, param.data, value))
+            for name, current in _elementwise_state(optimizer, param, clone=False).items():
+                old = state.get(name, torch.zeros_like(current))
+                current.copy_(torch.where(keep, current, old))
+        self._saved = []
+
+    def _scores(self) -> list[torch.Tensor]:
+        saliency = SALIENCY[self.uegr.saliency]
+        scores = [
+            saliency(p.detach(), p.grad) if p.grad is not None else torch.zeros_like(p)
+            for p in self.params
+        ]
+        decay = self.uegr.saliency_ema
+        if decay > 0:
+            if self._ema is not None:
+                scores = [
+                    decay * e + (1 - decay) * s for e, s in zip(self._ema, scores, strict=True)
+                ]
+            self._ema = scores
+        return scores
+
+
+def _elementwise_state(
+    optimizer: torch.optim.Optimizer, param: torch.nn.Parameter, clone: bool = True
+) -> dict[str, torch.Tensor]:
+    """The optimizer's per-element state of ``param`` (AdamW: exp_avg, exp_avg_sq)."""
+    state = optimizer.state.get(param, {})
+    return {
+        name: (value.clone() if clone else value)
+        for name, value in state.items()
+        if torch.is_tensor(value) and value.shape == param.shape
+    }
