@@ -98,6 +98,7 @@ class TrainSpec(_Section):
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     eval_batch_size: int = Field(512, gt=0)
     grad_clip: float = Field(1.0, ge=0)  # 0 turns clipping off
+    flops_self_check: bool = True  # count one real step with FlopCounterMode at trial start
 
 
 class UegrSpec(_Section):

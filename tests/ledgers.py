@@ -33,6 +33,7 @@ def report(trial: str, index: int, end: float, train: int, evl: int, val: float,
         val_accuracy=val,
         test_accuracy=test,
         robust_accuracy=test - 0.1,
+        flops_check_error=0.0,
     )
 
 

@@ -58,6 +58,7 @@ class Report:
     val_accuracy: float
     test_accuracy: float
     robust_accuracy: float | None  # test accuracy under the spec's attack (None: not measured)
+    flops_check_error: float | None  # |measured − analytic| / measured of the trial's self-check
     kind: str = "report"
     schema: int = SCHEMA_VERSION
 

@@ -9,6 +9,7 @@ from aiperf.score.ledger import Ledger
 from aiperf.score.timeline import TimelinePoint, best_report, build_timeline, stability_cv
 from aiperf.spec import Spec
 
+FLOPS_CHECK_TOLERANCE = 0.01  # the runtime self-check's limit on |measured − analytic| / measured
 FLOPS_CONVENTION = (
     "1 multiply-add = 2 FLOPs; counted: linear, conv and the two attention matmuls (QK^T, AV, "
     "dense S^2), forward and backward as autograd needs them; not counted: elementwise ops, "
@@ -53,13 +54,13 @@ def score_run(ledger: Ledger, spec: Spec) -> tuple[dict[str, Any], list[Timeline
         **_best_trial(ledger),
         "flops_convention": FLOPS_CONVENTION,
     }
-    reasons = invalid_reasons(summary, spec)
+    reasons = invalid_reasons(summary, spec, ledger)
     summary["valid"] = not reasons
     summary["invalid_reasons"] = reasons
     return summary, timeline
 
 
-def invalid_reasons(summary: dict[str, Any], spec: Spec) -> list[str]:
+def invalid_reasons(summary: dict[str, Any], spec: Spec, ledger: Ledger) -> list[str]:
     """Every validity rule the run breaks, each as a sentence (empty list = valid)."""
     reasons = []
     if summary["duration_s"] < spec.min_duration:
@@ -74,7 +75,17 @@ def invalid_reasons(summary: dict[str, Any], spec: Spec) -> list[str]:
         reasons.append(
             f"best test accuracy {accuracy:.4f} is below the quality gate {spec.quality_gate:.4f}"
         )
-    return reasons
+    return reasons + flops_check_failures(ledger)
+
+
+def flops_check_failures(ledger: Ledger) -> list[str]:
+    """One reason per trial whose analytic count disagreed with FlopCounterMode by over 1%."""
+    errors = {r["trial_id"]: r.get("flops_check_error") for r in ledger.reports}
+    return [
+        f"trial {trial}: analytic FLOPs differ from FlopCounterMode by {100 * error:.2f}% (> 1%)"
+        for trial, error in sorted(errors.items())
+        if error is not None and error > FLOPS_CHECK_TOLERANCE
+    ]
 
 
 def _trial_counts(ledger: Ledger) -> dict[str, int]:

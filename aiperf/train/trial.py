@@ -17,10 +17,12 @@ from aiperf.flops.passes import PassCosts, pass_costs
 from aiperf.models import build_model, genome_from_dict
 from aiperf.spec import RobustnessSpec, Spec, TrainSpec, UegrSpec, WorkloadSpec
 from aiperf.train.evaluate import Evaluator
+from aiperf.train.flops_check import check_step_flops
 from aiperf.train.hparams import Hparams
 from aiperf.train.loop import Interval, train_trial
+from aiperf.train.step import Batch, PlainStep
 from aiperf.train.uegr import make_step
-from aiperf.workload import load_workload
+from aiperf.workload import EncodedSplit, load_workload
 
 
 @dataclass(frozen=True)
@@ -73,20 +75,36 @@ def run_trial(
     device = default_device()
     model.to(device)
     uegr = trial_uegr(context.uegr, config.get("uegr"))
-    step = make_step(model, context.train, device, uegr, config["trial_seed"])
+
+    def build_step(net: torch.nn.Module) -> PlainStep:
+        return make_step(net, context.train, device, uegr, config["trial_seed"])
 
     @functools.lru_cache(maxsize=16)
     def costs(batch: int) -> PassCosts:
         return pass_costs(genome, batch, workload.max_len, workload.num_classes)
 
+    step = build_step(model)
+    extra = {"node": node or socket.gethostname(), "device": device, "flops_check_error": None}
+    if context.train.flops_self_check:
+        batch = first_batch(workload.train, hparams.batch_size, device)
+        analytic = costs(len(batch[2])).step_flops(step.passes)
+        extra["flops_check_error"] = check_step_flops(model, build_step, batch, analytic).rel_error
     evaluate = Evaluator(workload, context.robustness, costs, context.train.eval_batch_size, device)
-    where = {"node": node or socket.gethostname(), "device": device}
     return train_trial(
         step,
         workload.train,
         hparams,
         evaluate,
         lambda batch: costs(batch).step_flops(step.passes),
-        lambda interval: report({**asdict(interval), **where}),
+        lambda interval: report({**asdict(interval), **extra}),
         seed=config["trial_seed"],
+    )
+
+
+def first_batch(train: EncodedSplit, batch_size: int, device: str) -> Batch:
+    """The first ``batch_size`` training samples, for the FLOPs self-check."""
+    return (
+        train.tokens[:batch_size].to(device),  # (B, S)
+        train.mask[:batch_size].to(device),  # (B, S)
+        train.labels[:batch_size].to(device),  # (B,)
     )
