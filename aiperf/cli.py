@@ -56,6 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--plain", action="store_true", help="plain training: UEGR off")
     train.add_argument("--json", action="store_true", help="print the result as JSON")
     train.set_defaults(handler=_cmd_train)
+
+    flops = commands.add_parser("flops", help="analytic FLOPs of a genome: per block, pass, step")
+    _add_spec_options(flops)
+    flops.add_argument("--genome", type=Path, required=True, help="genome JSON file")
+    flops.add_argument("--batch", type=int, default=32, help="batch size (default: 32)")
+    flops.add_argument("--seq", type=int, help="sequence length (default: the spec's max_len)")
+    flops.add_argument("--classes", type=int, default=2, help="number of classes (default: 2)")
+    flops.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    flops.set_defaults(handler=_cmd_flops)
     return parser
 
 
@@ -104,6 +113,35 @@ def _cmd_train(args: argparse.Namespace) -> int:
         k: reports[-1][k] for k in ("val_accuracy", "test_accuracy", "robust_accuracy", "loss")
     }
     print(json.dumps(result, indent=2) if args.json else _train_text(result))
+    return 0
+
+
+def _cmd_flops(args: argparse.Namespace) -> int:
+    from aiperf.flops.report import flops_report
+    from aiperf.models import load_genome
+    from aiperf.spec import load_spec
+    from aiperf.train import uegr_passes
+    from aiperf.train.step import PlainStep
+
+    spec = load_spec(args.spec, args.overrides)
+    if args.batch < 1 or (args.seq is not None and args.seq < 1) or args.classes < 2:
+        raise ValueError("--batch and --seq must be ≥ 1 and --classes ≥ 2")
+    passes = uegr_passes(spec.uegr) if spec.uegr.enabled else PlainStep.passes
+    attack_steps = spec.robustness.steps if spec.robustness.attack == "pgd" else 0
+    report = flops_report(
+        load_genome(args.genome),
+        args.batch,
+        args.seq or spec.workload.max_len,
+        args.classes,
+        passes,
+        attack_steps,
+    )
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        from aiperf.report.console import flops_tables
+
+        flops_tables(report)
     return 0
 
 

@@ -99,6 +99,7 @@ class TrainSpec(_Section):
     eval_batch_size: int = Field(512, gt=0)
     grad_clip: float = Field(1.0, ge=0)  # 0 turns clipping off
     flops_self_check: bool = True  # count one real step with FlopCounterMode at trial start
+    activation_checkpointing: bool = False  # recompute block activations (not counted as FLOPs)
 
 
 class UegrSpec(_Section):
@@ -195,7 +196,7 @@ class SearchSpace(_Section):
 class SearchSpec(_Section):
     """Which searcher proposes trials, over which space, and how many at most."""
 
-    searcher: Literal["random"] = "random"
+    searcher: Literal["random", "morphism", "nni-tpe", "nni-evolution"] = "random"
     max_trials: int = Field(0, ge=0)  # 0 = unbounded: keep proposing until the duration ends
     space: SearchSpace = SearchSpace()
 

@@ -66,7 +66,8 @@ def main() -> None:
     for column in ("variant", "ms / step", "FLOPs ratio", "time ratio", "overhead"):
         table.add_column(column, justify="right")
     table.add_row("plain", f"{1e3 * plain_s:.1f}", "1.00", "1.00", "1.000")
-    for name, uegr in (("UEGR, no masking (ρ=1)", UegrSpec(rho=1.0)), ("UEGR (defaults)", UegrSpec())):
+    variants = (("UEGR, no masking (ρ=1)", UegrSpec(rho=1.0)), ("UEGR (defaults)", UegrSpec()))
+    for name, uegr in variants:
         uegr_s, passes = seconds_per_step(
             lambda m, u=uegr: UegrStep(m, settings, "cpu", u, seed=0), args.steps
         )

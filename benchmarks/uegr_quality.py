@@ -29,7 +29,13 @@ HPARAMS = {"lr": 5e-3, "batch_size": 64, "weight_decay": 0.01, "epochs": 6}
 # Each variant switches parts of UEGR on or off (uegr.* overrides of the small spec).
 VARIANTS = {
     "plain": ["uegr.enabled=false"],
-    "adversarial only": ["uegr.beta=0", "uegr.rho=1", "uegr.k=1", "uegr.dropout_max=0", "uegr.dropout_min=0"],
+    "adversarial only": [
+        "uegr.beta=0",
+        "uegr.rho=1",
+        "uegr.k=1",
+        "uegr.dropout_max=0",
+        "uegr.dropout_min=0",
+    ],
     "dropout-JS only": ["uegr.epsilon=0", "uegr.alpha=0", "uegr.rho=1"],
     "masking only": ["uegr.alpha=0", "uegr.beta=0"],
     "full UEGR": [],

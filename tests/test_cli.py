@@ -88,3 +88,47 @@ def test_train_plain_turns_uegr_off(tmp_path, capsys) -> None:
     assert plain["uegr"] is False and uegr["uegr"] is True
     # UEGR runs 4 forward + 3 full backward + 1 input backward per step: more work per epoch
     assert uegr["reports"][0]["train_flops"] > 2 * plain["reports"][0]["train_flops"]
+
+
+def test_flops_breakdown_matches_a_real_uegr_step(tmp_path, capsys) -> None:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from aiperf.models import build_model, genome_from_dict
+    from aiperf.spec import load_spec
+    from aiperf.train import UegrStep
+
+    genome = {
+        "embed_dim": 16,
+        "blocks": [
+            {"type": "conv", "kernel": 3, "width": 24},
+            {"type": "transformer", "heads": 2, "ffn_dim": 32},
+        ],
+    }
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps(genome))
+    argv = ["flops", "--genome", str(path), "--batch", "4", "--seq", "10", "--json"]
+    assert main([*argv, "--set=uegr.k=3"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [row["type"] for row in report["blocks"]] == ["conv", "transformer", "head"]
+    torch.manual_seed(0)
+    model = build_model(genome_from_dict(genome), 30, 2, 10)
+    step = UegrStep(model, load_spec("tiny").train, "cpu", load_spec("tiny", ["uegr.k=3"]).uegr, 0)
+    batch = (
+        torch.randint(1, 30, (4, 10)),
+        torch.ones(4, 10, dtype=torch.bool),
+        torch.tensor([0, 1, 0, 1]),
+    )
+    with FlopCounterMode(display=False) as counter:
+        step(torch.optim.AdamW(model.parameters()), batch)
+    measured = counter.get_total_flops()
+    assert abs(report["totals"]["train_step_flops"] - measured) <= 0.01 * measured
+
+
+def test_flops_rejects_a_bad_batch(tmp_path, capsys) -> None:
+    path = tmp_path / "g.json"
+    path.write_text(
+        json.dumps({"embed_dim": 8, "blocks": [{"type": "conv", "kernel": 1, "width": 8}]})
+    )
+    assert main(["flops", "--genome", str(path), "--batch", "0"]) == 2
+    assert "--batch" in capsys.readouterr().err

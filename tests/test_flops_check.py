@@ -1,4 +1,4 @@
-"""The runtime FLOPs self-check: exact on our models, loud on a wrong count, invisible to training."""
+"""The runtime FLOPs self-check: exact on our models, loud on a wrong count, invisible."""
 
 from __future__ import annotations
 

@@ -3,11 +3,15 @@
 Conventions (shared by ``aiperf.flops.counter``):
 
 - Unit: one multiply-add = 2 FLOPs (as ``torch.utils.flop_counter``; fvcore counts 1 per MAC).
-- Counted: Linear, Conv1d and the two attention matmuls (QKᵀ and AV). Not counted: elementwise
+- Counted: Linear, Conv1d/Conv2d (dense, groups = 1), batched matmuls and the two attention
+  matmuls (QKᵀ and AV); a fused SDPA is those two matmuls. Not counted: elementwise
   ops, norms, softmax, GELU, dropout, embedding lookups, pooling, the loss and the optimizer.
 - Attention is dense S × S (no causal halving); padding positions count as run (S is padded).
-- Backward of a weighted layer = input grad (= forward) + weight grad (= forward). The attention
-  matmuls have no weights: their backward is a gradient to each operand, 2 × forward.
+- Backward of a weighted layer = input grad (= forward) + weight grad (= forward). Matmuls of two
+  activations (attention, bmm) have no weights: their backward is a gradient to each operand,
+  2 × forward.
+- Recomputation (activation checkpointing) is never counted: the count follows the model, not
+  how often the framework runs it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ class LayerShape:
     tokens: int  # S; 1 for a layer that runs on a pooled (B, D) vector
     in_features: int  # input channels; the model width D for an attention matmul
     out_features: int
-    kernel: int = 1  # conv1d only; 'same' padding, so the output keeps S positions
+    kernel: int = 1  # conv: kernel positions (k, or kh·kw); 'same' padding keeps S positions
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,8 @@ def _linear_flops(s: LayerShape) -> int:
     return 2 * s.batch * s.tokens * s.in_features * s.out_features
 
 
-def _conv1d_flops(s: LayerShape) -> int:
+def _conv_flops(s: LayerShape) -> int:
+    """Conv1d/Conv2d with groups = 1: ``tokens`` = output positions (S, or H_out·W_out)."""
     return 2 * s.batch * s.tokens * s.in_features * s.out_features * s.kernel
 
 
@@ -59,7 +64,9 @@ def _no_weights(s: LayerShape) -> int:
 
 FORMULAS: dict[str, LayerFormula] = {
     "linear": LayerFormula(_linear_flops, _linear_flops, _linear_flops),
-    "conv1d": LayerFormula(_conv1d_flops, _conv1d_flops, _conv1d_flops),
+    "conv1d": LayerFormula(_conv_flops, _conv_flops, _conv_flops),
+    "conv2d": LayerFormula(_conv_flops, _conv_flops, _conv_flops),
+    "bmm": LayerFormula(_linear_flops, lambda s: 2 * _linear_flops(s), _no_weights),
     "attn_scores": LayerFormula(_attn_matmul_flops, _both_operands_flops, _no_weights),
     "attn_values": LayerFormula(_attn_matmul_flops, _both_operands_flops, _no_weights),
 }

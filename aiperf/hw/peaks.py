@@ -61,7 +61,13 @@ PEAKS: dict[str, DevicePeak] = {
         "A30", 10.3 * _T, 82 * _T, 165 * _T, 165 * _T, 1440, "NVIDIA A30 Tensor Core GPU datasheet"
     ),
     "a10": DevicePeak(
-        "A10", 31.2 * _T, 62.5 * _T, 125 * _T, 125 * _T, 1695, "NVIDIA A10 Tensor Core GPU datasheet"
+        "A10",
+        31.2 * _T,
+        62.5 * _T,
+        125 * _T,
+        125 * _T,
+        1695,
+        "NVIDIA A10 Tensor Core GPU datasheet",
     ),
     "h100-sxm5": DevicePeak(
         "H100 SXM5", **_H100_SXM, clock_mhz=1980, source=_H100_WP, note=_H100_CLOCKS

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from aiperf.models.blocks import Dropout, build_block
 from aiperf.models.genome import Genome
@@ -31,6 +32,7 @@ class TextClassifier(nn.Module):
         self.blocks = nn.ModuleList(build_block(g, dim, genome.dropout) for g in genome.blocks)
         self.final_norm = nn.LayerNorm(dim)
         self.classifier = _classifier(dim, genome.classifier_hidden, num_classes, genome.dropout)
+        self.checkpoint_blocks = False  # recompute block activations in backward (saves memory)
 
     def embed_words(self, tokens: torch.Tensor) -> torch.Tensor:
         """Word embeddings only, (B, S) → (B, S, D); positions are added in ``encode``."""
@@ -44,7 +46,10 @@ class TextClassifier(nn.Module):
         mask = mask.bool()
         x = e + self.pos_embed(torch.arange(seq, device=e.device))  # (B, S, D)
         for block in self.blocks:
-            x = block(x, mask)
+            if self.checkpoint_blocks and self.training and torch.is_grad_enabled():
+                x = checkpoint(block, x, mask, use_reentrant=False)
+            else:
+                x = block(x, mask)
         return self.classifier(self._pool(self.final_norm(x), mask))
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

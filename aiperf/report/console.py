@@ -50,6 +50,31 @@ def _trial_counts(summary: dict[str, Any]) -> str:
     return " / ".join(str(summary[k]) for k in keys)
 
 
+def flops_tables(report: dict[str, Any], console: Console | None = None) -> None:
+    """Print ``aiperf flops``: the per-block breakdown, then per-pass costs and totals."""
+    console = console or Console()
+    shape = f"batch {report['batch']}, seq {report['seq']}, {report['num_classes']} classes"
+    blocks = Table(title=f"FLOPs per block, one forward + one full backward — {shape}")
+    for column in ("block", "type", "forward", "backward"):
+        blocks.add_column(column, justify="right")
+    for row in report["blocks"]:
+        blocks.add_row(
+            str(row["block"]),
+            row["type"],
+            f"{row['forward_flops']:,}",
+            f"{row['backward_flops']:,}",
+        )
+    console.print(blocks)
+    totals = Table(title="per pass and per step (2 FLOPs per multiply-add)", show_header=False)
+    passes = report["step_passes"]
+    rows = [(f"{name} (one pass)", value) for name, value in report["pass_costs"].items()]
+    rows += [(f"passes per step: {k}", v) for k, v in passes.items()]
+    rows += list(report["totals"].items())
+    for name, value in rows:
+        totals.add_row(name, f"{value:,.0f}")
+    console.print(totals)
+
+
 @dataclass
 class RunState:
     """The live numbers of a running benchmark, updated as reports arrive."""

@@ -19,7 +19,8 @@ METRIC = "val_accuracy"
 
 
 class AiperfSearcher(Searcher, abc.ABC):
-    """Base class: counts proposals, stops at ``max_trials`` (0 = never), saves its state."""
+    """Base class: counts proposals, stops at ``max_trials`` (0 = never), remembers what it
+    proposed, hands every finished trial to ``observe`` and saves its state."""
 
     def __init__(self, space: SearchSpace, seed: int, max_trials: int = 0) -> None:
         super().__init__(metric=METRIC, mode="max")
@@ -27,17 +28,20 @@ class AiperfSearcher(Searcher, abc.ABC):
         self.seed = seed
         self.max_trials = max_trials
         self.proposed = 0
+        self.pending: dict[str, dict[str, Any]] = {}  # trial id → its proposal, until it ends
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         if self.max_trials and self.proposed >= self.max_trials:
             return Searcher.FINISHED
         index = self.proposed
         self.proposed += 1
-        return {
+        config = {
             **self.propose(index),
             "trial_index": index,
             "trial_seed": self.seed * 1_000_003 + index,
         }
+        self.pending[trial_id] = config
+        return config
 
     @abc.abstractmethod
     def propose(self, index: int) -> dict[str, Any]:
@@ -46,7 +50,13 @@ class AiperfSearcher(Searcher, abc.ABC):
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
     ) -> None:
-        """Random search ignores results; model-based searchers override this."""
+        config = self.pending.pop(trial_id, None)
+        if config is not None:
+            score = None if error or not result else result.get(METRIC)
+            self.observe(config, score)
+
+    def observe(self, config: dict[str, Any], score: float | None) -> None:
+        """A trial ended with this validation accuracy (None: failed). Random search ignores it."""
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as file:
@@ -57,7 +67,9 @@ class AiperfSearcher(Searcher, abc.ABC):
             self.load_state(pickle.load(file))
 
     def state(self) -> dict[str, Any]:
-        return {"proposed": self.proposed}
+        """Everything needed to continue the same search; subclasses add their own."""
+        return {"proposed": self.proposed, "pending": self.pending}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.proposed = state["proposed"]
+        self.pending = state["pending"]

@@ -74,6 +74,7 @@ def run_trial(
     model = build_model(genome, len(workload.vocab), workload.num_classes, workload.max_len)
     device = default_device()
     model.to(device)
+    model.checkpoint_blocks = context.train.activation_checkpointing
     uegr = trial_uegr(context.uegr, config.get("uegr"))
 
     def build_step(net: torch.nn.Module) -> PlainStep:

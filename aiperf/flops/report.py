@@ -1,0 +1,41 @@
+"""What ``aiperf flops`` shows: a genome's FLOPs per block, per pass, per training step and per
+evaluated sample, for a batch shape and the passes a training step runs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from aiperf.flops.counter import breakdown
+from aiperf.flops.passes import StepPasses, pass_costs
+from aiperf.models.genome import Genome
+
+
+def flops_report(
+    genome: Genome,
+    batch: int,
+    seq: int,
+    num_classes: int,
+    passes: StepPasses,
+    attack_steps: int = 0,
+) -> dict[str, Any]:
+    """Per-block forward/backward, per-pass costs and the totals, as plain JSON-ready data."""
+    costs = pass_costs(genome, batch, seq, num_classes)
+    per_sample = pass_costs(genome, 1, seq, num_classes)
+    train_step = costs.step_flops(passes)
+    return {
+        "batch": batch,
+        "seq": seq,
+        "num_classes": num_classes,
+        "blocks": [asdict(row) for row in breakdown(genome, batch, seq, num_classes)],
+        "pass_costs": asdict(costs),
+        "step_passes": asdict(passes),
+        "totals": {
+            "train_step_flops": train_step,
+            "train_flops_per_sample": train_step / batch,
+            "eval_flops_per_sample": per_sample.forward_flops,
+            "pgd_attack_flops_per_sample": attack_steps
+            * (per_sample.forward_flops + per_sample.input_grad_flops)
+            + per_sample.forward_flops,
+        },
+    }
