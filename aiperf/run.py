@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 
 from aiperf.cluster import Cluster, connect, slot_count, trial_resources
-from aiperf.hw import node_inventory
+from aiperf.hw import EnergyMeter, node_inventory
 from aiperf.report.console import RunState, live_progress
 from aiperf.report.outputs import write_derived
 from aiperf.report.rundir import (
@@ -28,7 +28,7 @@ from aiperf.report.rundir import (
 )
 from aiperf.score.ledger import LedgerWriter, RunEnd, RunStart
 from aiperf.search import make_searcher
-from aiperf.spec import Spec, dump_spec
+from aiperf.spec import SearchSpec, Spec, dump_spec
 from aiperf.train.trial import TrialContext, run_trial
 
 
@@ -47,6 +47,8 @@ def run_benchmark(
     slots = slot_count(cluster, per_trial)
 
     writer = LedgerWriter(run_dir / LEDGER)
+    meter = EnergyMeter()
+    meter.start()
     t0 = time.time()
     writer.append(RunStart(run_id=run_dir.name, t0=t0, seed=spec.seed, duration_s=spec.duration))
     state = RunState(t0=t0, duration_s=spec.duration, slots=slots)
@@ -56,13 +58,15 @@ def run_benchmark(
         tuner.fit()
     recorder.close_open_trials()
     reason = "deadline" if time.time() - t0 >= spec.duration else "max_trials"
-    writer.append(RunEnd(time=time.time(), reason=reason))
+    energy = meter.stop().to_dict()
+    writer.append(RunEnd(time=time.time(), reason=reason, energy=energy))
     writer.close()
     return run_dir, write_derived(run_dir, spec)
 
 
 def system_description(cluster: Cluster) -> dict[str, Any]:
-    """``system.json``: the cluster's resources and the inventory of this (the master's) node."""
+    """``system.json``: the cluster's resources and the inventory of this (the master's) node,
+    with its peak FLOPS (datasheet and a short measured GEMM, taken before the clock starts)."""
     return {"cluster": asdict(cluster), "nodes": [node_inventory()]}
 
 
@@ -89,12 +93,32 @@ def build_tuner(
             search_alg=make_searcher(spec.search, spec.seed),
             num_samples=spec.search.max_trials or -1,
             max_concurrent_trials=slots,
+            scheduler=build_scheduler(spec.search),
             time_budget_s=spec.duration,
             reuse_actors=True,  # a new actor per trial costs ~2 s on a small node
         ),
         run_config=tune.RunConfig(
             storage_path=str(run_dir.resolve()), name=TUNE, callbacks=[recorder], verbose=0
         ),
+    )
+
+
+def build_scheduler(search: SearchSpec) -> Any:
+    """Ray Tune's ASHA early stopping when the spec asks for it (a stopped trial's work counts
+    up to its last report), else None: every trial runs its epochs."""
+    if search.scheduler == "none":
+        return None
+    from ray.tune.schedulers import ASHAScheduler
+
+    from aiperf.search.base import METRIC
+
+    return ASHAScheduler(
+        time_attr="training_iteration",
+        metric=METRIC,
+        mode="max",
+        max_t=search.space.epochs.max,
+        grace_period=search.grace_period,
+        reduction_factor=search.reduction_factor,
     )
 
 

@@ -199,6 +199,9 @@ class SearchSpec(_Section):
     searcher: Literal["random", "morphism", "nni-tpe", "nni-evolution"] = "random"
     max_trials: int = Field(0, ge=0)  # 0 = unbounded: keep proposing until the duration ends
     space: SearchSpace = SearchSpace()
+    scheduler: Literal["none", "asha"] = "none"  # asha: stop weak trials early (Ray Tune ASHA)
+    grace_period: int = Field(1, ge=1)  # asha: epochs every trial gets before it can be stopped
+    reduction_factor: int = Field(3, ge=2)  # asha: keep the best 1/reduction_factor per rung
 
 
 class ScoreSpec(_Section):

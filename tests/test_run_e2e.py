@@ -52,11 +52,16 @@ def test_summary_has_the_promised_fields(run_dir) -> None:
     assert summary["seed"] == 1234
     assert isinstance(summary["valid"], bool)
     assert summary["valid"] == (summary["invalid_reasons"] == [])
+    for key in ("utilisation_datasheet", "utilisation_measured", "energy_j", "flops_per_watt"):
+        assert key in summary
+    assert 0 < summary["utilisation_measured"] < 1  # this CPU's measured GEMM peak is known
+    assert summary["best_robust_accuracy"] is not None
 
 
 def test_summary_equals_a_recomputation_from_the_ledger(run_dir) -> None:
+    system = json.loads((run_dir / "system.json").read_text())
     recomputed, timeline = score_run(
-        read_ledger(run_dir / "ledger.jsonl"), load_spec(run_dir / "spec.yaml")
+        read_ledger(run_dir / "ledger.jsonl"), load_spec(run_dir / "spec.yaml"), system
     )
     assert json.loads(json.dumps(recomputed)) == json.loads((run_dir / "summary.json").read_text())
     rows = list(csv.DictReader((run_dir / "timeline.csv").open()))

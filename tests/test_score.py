@@ -108,3 +108,40 @@ def test_ledger_lines_are_whole_json(tmp_path) -> None:
     records = [json.loads(line) for line in path.read_text().splitlines()]
     assert all(r["schema"] == 1 for r in records)
     assert records[0]["kind"] == "run_start"
+
+
+def system_with_peaks(datasheet: float, measured: float) -> dict:
+    node = {"peak_flops": {"fp32": {"datasheet_flops": datasheet, "measured_flops": measured}}}
+    return {"nodes": [node, node]}  # two nodes: the peaks add up
+
+
+def test_utilisation_against_both_peaks(ledger) -> None:
+    summary, _ = score_run(ledger, spec(), system_with_peaks(1000.0, 500.0))
+    assert summary["utilisation_datasheet"] == pytest.approx(16.25 / 2000)
+    assert summary["utilisation_measured"] == pytest.approx(16.25 / 1000)
+    assert summary["valid"] is True
+
+
+def test_utilisation_at_or_above_one_is_invalid(ledger) -> None:
+    summary, _ = score_run(ledger, spec(), system_with_peaks(100.0, 8.0))
+    assert summary["utilisation_measured"] == pytest.approx(16.25 / 16)
+    assert summary["valid"] is False
+    assert any("utilisation_measured" in r for r in summary["invalid_reasons"])
+
+
+def test_unknown_peaks_and_energy_are_null_with_reasons(ledger) -> None:
+    summary, _ = score_run(ledger, spec(), {"nodes": [{"peak_flops": {}}]})
+    for key in ("utilisation_datasheet", "utilisation_measured", "energy_j", "flops_per_watt"):
+        assert summary[key] is None
+    assert len(summary["hardware_notes"]) == 3
+
+
+def test_energy_gives_flops_per_watt(tmp_path) -> None:
+    path = tmp_path / "ledger.jsonl"
+    write_example_ledger(path)
+    lines = path.read_text().splitlines()
+    lines[-1] = lines[-1].replace('"energy": null', '"energy": {"total_j": 65.0}')
+    path.write_text("\n".join(lines) + "\n")
+    summary, _ = score_run(read_ledger(path), spec())
+    assert summary["energy_j"] == 65.0
+    assert summary["flops_per_watt"] == pytest.approx(650 / 65.0)

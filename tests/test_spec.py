@@ -31,7 +31,10 @@ def test_durations(text: object, seconds: float) -> None:
         ({"duration": "soon"}, "spec.duration: expected a duration like 90s"),
         ({"workload": {"kind": "csv"}}, "spec.workload.kind: Input should be 'synthetic' or 'tsv'"),
         ({"workload": {"kind": "tsv"}}, "spec.workload: kind 'tsv' needs train_path"),
-        ({"search": {"searcher": "grid"}}, "spec.search.searcher: Input should be 'random', 'morphism'"),
+        (
+            {"search": {"searcher": "grid"}},
+            "spec.search.searcher: Input should be 'random', 'morphism'",
+        ),
         ({"search": {"space": {"epochs": {"min": 5, "max": 2}}}}, "spec.search.space.epochs: min"),
         ({"resources": {"cpus_per_trial": 0}}, "spec.resources.cpus_per_trial: Input should be"),
     ],

@@ -45,7 +45,7 @@ _FP32_PER_CYCLE: list[tuple[tuple[str, ...], int, str]] = [
     (("sse2",), 8, "SSE2: 1 add + 1 mul unit × 4 fp32 lanes"),
 ]
 
-# Per precision: (flag, fixed FLOPs/cycle/core or 0, else this multiple of fp32), first present wins.
+# Per precision: (flag, fixed FLOPs/cycle/core or 0, else multiple of fp32); first present wins.
 _AMX_FLOPS_PER_CYCLE = 1024  # Intel AMX TMUL: 1024 bf16/fp16 FLOPs per cycle per core
 _HALF_RULES: dict[str, list[tuple[str, int, int]]] = {
     "bf16": [("amx_bf16", _AMX_FLOPS_PER_CYCLE, 0), ("avx512_bf16", 0, 2), ("bf16", 0, 2)],

@@ -34,9 +34,9 @@ def _supported(device: Any, precision: str) -> bool:
         return False
     if precision not in ("tf32", "bf16"):
         return True
-    if precision == "tf32" and torch.version.hip:
-        return False
-    return torch.version.hip is not None or torch.cuda.get_device_capability(device) >= (8, 0)
+    if torch.version.hip:
+        return precision == "bf16"  # ROCm: bf16 yes, no TF32 switch here
+    return torch.cuda.get_device_capability(device) >= (8, 0)
 
 
 @contextmanager

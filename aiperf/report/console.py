@@ -34,6 +34,8 @@ def result_table(summary: dict[str, Any]) -> Table:
         ("regulated score", si(summary["regulated_score"], "FLOPS")),
         ("best test accuracy", percent(summary["best_test_accuracy"])),
         ("best robust accuracy", percent(summary.get("best_robust_accuracy"))),
+        ("utilisation (datasheet / measured peak)", _utilisation(summary)),
+        ("energy / FLOPS per watt", _energy(summary)),
         ("total work", si(summary["total_flops"], "FLOP")),
         ("run length", f"{summary['duration_s']:.1f} s"),
         ("trials completed / stopped / failed", _trial_counts(summary)),
@@ -43,6 +45,17 @@ def result_table(summary: dict[str, Any]) -> Table:
     for name, value in rows:
         table.add_row(name, value)
     return table
+
+
+def _utilisation(summary: dict[str, Any]) -> str:
+    keys = ("utilisation_datasheet", "utilisation_measured")
+    return " / ".join(percent(summary.get(k)) for k in keys)
+
+
+def _energy(summary: dict[str, Any]) -> str:
+    if summary.get("energy_j") is None:
+        return "— (" + (summary.get("hardware_notes") or ["not measured"])[-1] + ")"
+    return f"{summary['energy_j']:.0f} J / {si(summary['flops_per_watt'], 'FLOPS/W')}"
 
 
 def _trial_counts(summary: dict[str, Any]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aiperf.report.rundir import LEDGER, SPEC, SUMMARY, write_json_atomic
+from aiperf.report.rundir import LEDGER, SPEC, SUMMARY, SYSTEM, read_json, write_json_atomic
 from aiperf.report.tables import write_tables
 from aiperf.score import read_ledger, score_run
 from aiperf.spec import Spec, load_spec
@@ -15,7 +15,8 @@ def write_derived(run_dir: Path, spec: Spec | None = None) -> dict[str, Any]:
     """Score the run from its ledger; rewrite summary.json, trials.csv and timeline.csv."""
     spec = spec or load_spec(run_dir / SPEC)
     ledger = read_ledger(run_dir / LEDGER)
-    summary, timeline = score_run(ledger, spec)
+    system = read_json(run_dir / SYSTEM) if (run_dir / SYSTEM).exists() else None
+    summary, timeline = score_run(ledger, spec, system)
     write_json_atomic(run_dir / SUMMARY, summary)
     write_tables(run_dir, ledger, timeline)
     return summary

@@ -77,6 +77,7 @@ class TrialEnd:
 class RunEnd:
     time: float
     reason: str  # deadline | max_trials | interrupted
+    energy: dict[str, Any] | None = None  # EnergyResult of the master's node (joules, note)
     kind: str = "run_end"
     schema: int = SCHEMA_VERSION
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiperf import __version__
+from aiperf.score.hardware import hardware_fields, utilisation_reasons
 from aiperf.score.ledger import Ledger
 from aiperf.score.timeline import TimelinePoint, best_report, build_timeline, stability_cv
 from aiperf.spec import Spec
@@ -29,8 +30,11 @@ def run_length_s(ledger: Ledger) -> float:
     return max(max(ends, default=t0) - t0, 1e-9)
 
 
-def score_run(ledger: Ledger, spec: Spec) -> tuple[dict[str, Any], list[TimelinePoint]]:
-    """The summary and the timeline of a run, both from the ledger alone (plus the spec's rules)."""
+def score_run(
+    ledger: Ledger, spec: Spec, system: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], list[TimelinePoint]]:
+    """The summary and the timeline of a run, from the ledger (plus the spec's rules and the
+    peaks in ``system.json``)."""
     t0 = ledger.run_start["t0"] if ledger.run_start else 0.0
     length_s = run_length_s(ledger)
     timeline = build_timeline(ledger.reports, t0, length_s, spec.score.grid_points)
@@ -52,9 +56,16 @@ def score_run(ledger: Ledger, spec: Spec) -> tuple[dict[str, Any], list[Timeline
         "stability_cv": stability_cv(timeline),
         **_trial_counts(ledger),
         **_best_trial(ledger),
+        **hardware_fields(
+            final.flops,
+            final.ops_flops,
+            system,
+            spec.train.precision,
+            ledger.run_end.get("energy") if ledger.run_end else None,
+        ),
         "flops_convention": FLOPS_CONVENTION,
     }
-    reasons = invalid_reasons(summary, spec, ledger)
+    reasons = invalid_reasons(summary, spec, ledger) + utilisation_reasons(summary)
     summary["valid"] = not reasons
     summary["invalid_reasons"] = reasons
     return summary, timeline

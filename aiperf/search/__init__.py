@@ -19,7 +19,30 @@ def _random() -> type[AiperfSearcher]:
     return RandomSearcher
 
 
-SEARCHERS = {"random": _random}
+def _morphism() -> type[AiperfSearcher]:
+    from aiperf.search.morphism import MorphismSearcher
+
+    return MorphismSearcher
+
+
+def _nni_tpe() -> type[AiperfSearcher]:
+    from aiperf.search.nni_tuners import NniTpeSearcher
+
+    return NniTpeSearcher
+
+
+def _nni_evolution() -> type[AiperfSearcher]:
+    from aiperf.search.nni_tuners import NniEvolutionSearcher
+
+    return NniEvolutionSearcher
+
+
+SEARCHERS = {
+    "random": _random,
+    "morphism": _morphism,
+    "nni-tpe": _nni_tpe,
+    "nni-evolution": _nni_evolution,
+}
 
 
 def make_searcher(search: SearchSpec, seed: int) -> AiperfSearcher:

@@ -1,0 +1,93 @@
+"""AIPerf-style network morphism: grow children from the best finished trials, rank them with a
+surrogate, keep exploring at random.
+
+Explore/exploit rule: the first ``warmup`` proposals, and afterwards each proposal with
+probability ``explore``, are random draws from the space; otherwise ``candidates`` children are
+made from parents drawn among the ``parents`` best finished trials (one morph, a second with
+probability 0.3, and perturbed hyperparameters) and the child with the highest surrogate
+upper bound (predicted accuracy + ``kappa`` · uncertainty) is proposed.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import numpy as np
+
+from aiperf.search.base import AiperfSearcher
+from aiperf.search.morphs import morph
+from aiperf.search.space import sample_proposal
+from aiperf.search.surrogate import KnnSurrogate, features
+from aiperf.spec import SearchSpace
+
+
+class MorphismSearcher(AiperfSearcher):
+    warmup = 6  # random proposals before the surrogate has enough to rank
+    explore = 0.15
+    candidates = 16
+    parents = 5
+    kappa = 0.5
+
+    def __init__(self, space: SearchSpace, seed: int, max_trials: int = 0) -> None:
+        super().__init__(space, seed, max_trials)
+        self.history: list[tuple[dict[str, Any], float]] = []  # finished proposals, scores
+        self.surrogate = KnnSurrogate()
+
+    def propose(self, index: int) -> dict[str, Any]:
+        rng = random.Random(f"{self.seed}:{index}")
+        if len(self.history) < self.warmup or rng.random() < self.explore:
+            return sample_proposal(rng, self.space)
+        children = [self._child(rng) for _ in range(self.candidates)]
+        mean, spread = self.surrogate.predict(np.stack([features(c) for c in children]))
+        return children[int(np.argmax(mean + self.kappa * spread))]
+
+    def observe(self, config: dict[str, Any], score: float | None) -> None:
+        if score is None or not math.isfinite(score):
+            return  # a failed trial says nothing about its architecture's accuracy
+        proposal = {key: config[key] for key in ("genome", "hparams", "uegr")}
+        self.history.append((proposal, score))
+        self.surrogate.add(features(proposal), score)
+
+    def _child(self, rng: random.Random) -> dict[str, Any]:
+        best = sorted(self.history, key=lambda item: item[1], reverse=True)[: self.parents]
+        parent = rng.choice(best)[0]
+        genome, _ = morph(rng, parent["genome"], self.space)
+        if rng.random() < 0.3:
+            genome, _ = morph(rng, genome, self.space)
+        return {
+            "genome": genome,
+            "hparams": perturb_hparams(rng, parent["hparams"], self.space),
+            "uegr": dict(parent["uegr"]),
+        }
+
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "history": self.history}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self.history, self.surrogate = [], KnnSurrogate()
+        for proposal, score in state["history"]:
+            self.observe(proposal, score)
+
+
+def perturb_hparams(
+    rng: random.Random, hparams: dict[str, Any], space: SearchSpace
+) -> dict[str, Any]:
+    """Small moves around a parent's hyperparameters, kept inside the space."""
+    lr = hparams["lr"] * math.exp(rng.gauss(0.0, 0.3))
+    sizes = sorted(space.batch_size)
+    position = sizes.index(hparams["batch_size"]) if hparams["batch_size"] in sizes else 0
+    position = min(max(position + rng.choice((-1, 0, 0, 1)), 0), len(sizes) - 1)
+    return {
+        "lr": min(max(lr, space.lr.min), space.lr.max),
+        "batch_size": sizes[position],
+        "weight_decay": min(
+            max(hparams["weight_decay"] + rng.gauss(0.0, 0.01), space.weight_decay.min),
+            space.weight_decay.max,
+        ),
+        "epochs": min(
+            max(hparams["epochs"] + rng.choice((-1, 0, 1)), space.epochs.min), space.epochs.max
+        ),
+    }
