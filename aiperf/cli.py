@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -65,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     flops.add_argument("--classes", type=int, default=2, help="number of classes (default: 2)")
     flops.add_argument("--json", action="store_true", help="print JSON instead of tables")
     flops.set_defaults(handler=_cmd_flops)
+
+    sysinfo = commands.add_parser("sysinfo", help="this node's CPU, GPUs, peak and measured FLOPS")
+    sysinfo.add_argument("--no-measure", action="store_true", help="skip the short GEMM runs")
+    sysinfo.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    sysinfo.set_defaults(handler=_cmd_sysinfo)
     return parser
 
 
@@ -145,6 +151,19 @@ def _cmd_flops(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sysinfo(args: argparse.Namespace) -> int:
+    from aiperf.hw import node_inventory
+
+    inventory = node_inventory(measure=not args.no_measure)
+    if args.json:
+        print(json.dumps(inventory, indent=2))
+    else:
+        from aiperf.report.console import sysinfo_table
+
+        sysinfo_table(inventory)
+    return 0
+
+
 def _train_text(result: dict) -> str:
     lines = [f"genome {result['genome_id']}  hparams {result['hparams']}"]
     for r in result["reports"]:
@@ -173,6 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"aiperf {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader (e.g. `| head`) went away: nothing left to say
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (keeps the exit-time flush quiet)
+        return 0
 
 
 if __name__ == "__main__":

@@ -132,3 +132,12 @@ def test_flops_rejects_a_bad_batch(tmp_path, capsys) -> None:
     )
     assert main(["flops", "--genome", str(path), "--batch", "0"]) == 2
     assert "--batch" in capsys.readouterr().err
+
+
+def test_sysinfo_without_a_gpu(capsys) -> None:
+    assert main(["sysinfo", "--json"]) == 0
+    inventory = json.loads(capsys.readouterr().out)
+    assert inventory["cpu"]["logical_cores"] >= 1
+    assert inventory["gpus"] == [] and inventory["gpu_note"]
+    fp32 = inventory["peak_flops"]["fp32"]
+    assert fp32["measured_flops"] > 0

@@ -13,7 +13,7 @@ from aiperf.spec import load_spec
 pytestmark = pytest.mark.slow
 
 SMALL = [
-    "duration=12s",
+    "duration=20s",
     "min_duration=5s",
     "workload.train_size=400",
     "workload.val_size=100",

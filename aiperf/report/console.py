@@ -88,6 +88,32 @@ def flops_tables(report: dict[str, Any], console: Console | None = None) -> None
     console.print(totals)
 
 
+def sysinfo_table(inventory: dict[str, Any], console: Console | None = None) -> None:
+    """Print ``aiperf sysinfo``: the node, its devices and its peak FLOPS per precision."""
+    console = console or Console()
+    cpu = inventory["cpu"]
+    node = Table(title=f"node {inventory['hostname']}", show_header=False)
+    node.add_row("CPU", f"{cpu['model']} — {cpu['logical_cores']} logical cores")
+    node.add_row("memory", si(inventory.get("memory_bytes"), "B"))
+    for gpu in inventory["gpus"]:
+        node.add_row(f"GPU {gpu['index']}", f"{gpu['name']} — {si(gpu['memory_bytes'], 'B')}")
+    if not inventory["gpus"]:
+        node.add_row("GPUs", f"none ({inventory.get('gpu_note')})")
+    node.add_row("software", ", ".join(f"{k} {v}" for k, v in inventory["software"].items()))
+    console.print(node)
+    peaks = Table(title="peak FLOPS of this node")
+    for column in ("precision", "datasheet / estimate", "measured GEMM", "basis"):
+        peaks.add_column(column)
+    for precision, entry in inventory["peak_flops"].items():
+        peaks.add_row(
+            precision,
+            si(entry["datasheet_flops"], "FLOPS"),
+            si(entry["measured_flops"], "FLOPS"),
+            entry.get("basis", ""),
+        )
+    console.print(peaks)
+
+
 @dataclass
 class RunState:
     """The live numbers of a running benchmark, updated as reports arrive."""
