@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--duration", help="override the spec's duration: 90s, 30m, 2h")
     run.add_argument("--out", type=Path, help="run directory (default: results/<run-id>)")
     run.add_argument("--address", help="existing Ray cluster (default: RAY_ADDRESS or embedded)")
+    run.add_argument("--nodes", type=int, default=1, help="wait until N Ray nodes are alive")
+    run.add_argument("--node-timeout", default="5m", help="how long to wait for them (5m)")
+    run.add_argument("--token-file", type=Path, help="the cluster's Ray auth token file")
+    run.add_argument("--netbench", type=Path, help="interconnect JSON from `aiperf netbench`")
     run.add_argument("--json", action="store_true", help="print summary.json instead of a table")
     run.set_defaults(handler=_cmd_run)
 
@@ -71,20 +75,61 @@ def build_parser() -> argparse.ArgumentParser:
     sysinfo.add_argument("--no-measure", action="store_true", help="skip the short GEMM runs")
     sysinfo.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sysinfo.set_defaults(handler=_cmd_sysinfo)
+
+    netbench = commands.add_parser(
+        "netbench", help="interconnect bandwidth/latency; run under mpirun or srun"
+    )
+    netbench.add_argument("--out", type=Path, help="also write the JSON here (rank 0)")
+    netbench.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    netbench.set_defaults(handler=_cmd_netbench)
+    _add_slurm_commands(commands)
     return parser
+
+
+def _add_slurm_commands(commands: argparse._SubParsersAction) -> None:
+    slurm = commands.add_parser("slurm", help="run aiperf as a Slurm batch job")
+    actions = slurm.add_subparsers(dest="slurm_command", required=True)
+    submit = actions.add_parser("submit", help="render the batch script and sbatch it")
+    _add_spec_options(submit)
+    submit.add_argument("--nodes", type=int, required=True)
+    submit.add_argument("--gpus-per-node", type=int, default=0)
+    submit.add_argument("--cpus-per-node", type=int, default=2)
+    submit.add_argument("--time", required=True, help="wall-clock limit, HH:MM:SS")
+    submit.add_argument("--partition")
+    submit.add_argument("--account")
+    submit.add_argument("--duration", help="override the spec's duration")
+    submit.add_argument("--out", type=Path, help="run directory (default: results/<run-id>)")
+    submit.add_argument("--no-netbench", action="store_true", help="skip the MPI phase")
+    submit.add_argument("--dry-run", action="store_true", help="print the script, submit nothing")
+    submit.set_defaults(handler=_cmd_slurm_submit)
+    status = actions.add_parser("status", help="a job's state and its run's progress")
+    status.add_argument("job_id")
+    status.add_argument("--run-dir", type=Path, help="default: the results/* dir of the job")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=_cmd_slurm_status)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from aiperf.cluster import ClusterOptions
     from aiperf.report.console import result_table
     from aiperf.run import run_benchmark
-    from aiperf.spec import load_spec
+    from aiperf.spec import load_spec, parse_duration
 
     overrides = [*args.overrides, *([f"duration={args.duration}"] if args.duration else [])]
     spec = load_spec(args.spec, overrides)
+    if args.nodes < 1:
+        raise ValueError(f"--nodes must be ≥ 1 (got {args.nodes})")
+    options = ClusterOptions(
+        address=args.address,
+        nodes=args.nodes,
+        node_timeout_s=parse_duration(args.node_timeout),
+        token_file=args.token_file,
+        num_cpus=spec.resources.num_cpus,
+    )
     console = Console(stderr=args.json)
-    run_dir, summary = run_benchmark(spec, out=args.out, address=args.address, console=console)
+    run_dir, summary = run_benchmark(spec, args.out, options, console, args.netbench)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -161,6 +206,66 @@ def _cmd_sysinfo(args: argparse.Namespace) -> int:
         from aiperf.report.console import sysinfo_table
 
         sysinfo_table(inventory)
+    return 0
+
+
+def _cmd_netbench(args: argparse.Namespace) -> int:
+    from aiperf.cluster.netbench import run_netbench
+
+    figures = run_netbench()
+    if figures is None:  # not rank 0
+        return 0
+    if args.out:
+        from aiperf.report.rundir import write_json_atomic
+
+        write_json_atomic(args.out, figures)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        from aiperf.report.console import netbench_table
+
+        netbench_table(figures)
+    return 0
+
+
+def _cmd_slurm_submit(args: argparse.Namespace) -> int:
+    from aiperf.cluster.slurm import SlurmJob, render_batch_script, submit
+    from aiperf.report.rundir import new_run_id
+    from aiperf.spec import load_spec, resolve_spec_path
+
+    spec = load_spec(args.spec, args.overrides)  # a bad spec fails here, not in the queue
+    run_args = [f"--set={o}" for o in args.overrides]
+    run_args += ["--duration", args.duration] if args.duration else []
+    job = SlurmJob(
+        nodes=args.nodes,
+        gpus_per_node=args.gpus_per_node,
+        cpus_per_node=args.cpus_per_node,
+        time=args.time,
+        spec=resolve_spec_path(args.spec),
+        run_dir=args.out or Path("results") / new_run_id(spec),
+        partition=args.partition,
+        account=args.account,
+        netbench=not args.no_netbench,
+        run_args=run_args,
+    )
+    if args.dry_run:
+        print(render_batch_script(job))
+        return 0
+    job_id = submit(job)
+    print(f"submitted batch job {job_id}; results in {job.run_dir}")
+    return 0
+
+
+def _cmd_slurm_status(args: argparse.Namespace) -> int:
+    from aiperf.cluster.slurm import find_run_dir, job_state, run_progress
+
+    state = {"job_id": args.job_id, "state": job_state(args.job_id)}
+    run_dir = args.run_dir or find_run_dir(args.job_id)
+    state |= run_progress(run_dir) if run_dir else {"run_dir": None}
+    if args.json:
+        print(json.dumps(state, indent=2))
+    else:
+        print("  ".join(f"{k}: {v}" for k, v in state.items()))
     return 0
 
 

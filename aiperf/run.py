@@ -6,6 +6,7 @@ Read top to bottom: make the run directory, connect Ray, take the inventory, sta
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -13,8 +14,9 @@ from typing import Any
 
 from rich.console import Console
 
-from aiperf.cluster import Cluster, connect, slot_count, trial_resources
-from aiperf.hw import EnergyMeter, node_inventory
+from aiperf.cluster import Cluster, ClusterOptions, connect_cluster, slot_count, trial_resources
+from aiperf.cluster.inventory import cluster_inventory
+from aiperf.hw import EnergyMeter
 from aiperf.report.console import RunState, live_progress
 from aiperf.report.outputs import write_derived
 from aiperf.report.rundir import (
@@ -23,6 +25,7 @@ from aiperf.report.rundir import (
     SYSTEM,
     TUNE,
     create_run_dir,
+    read_json,
     write_json_atomic,
     write_text_atomic,
 )
@@ -35,14 +38,16 @@ from aiperf.train.trial import TrialContext, run_trial
 def run_benchmark(
     spec: Spec,
     out: Path | None = None,
-    address: str | None = None,
+    options: ClusterOptions | None = None,
     console: Console | None = None,
+    netbench: Path | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Run the benchmark the spec describes; return the run directory and its summary."""
     run_dir = create_run_dir(out, spec)
     write_text_atomic(run_dir / SPEC, dump_spec(spec))
-    cluster = connect(address, spec.resources.num_cpus)
-    write_json_atomic(run_dir / SYSTEM, system_description(cluster))
+    options = options or ClusterOptions(num_cpus=spec.resources.num_cpus)
+    cluster = connect_cluster(options)
+    write_json_atomic(run_dir / SYSTEM, system_description(cluster, netbench))
     per_trial = trial_resources(cluster, spec.resources)
     slots = slot_count(cluster, per_trial)
 
@@ -50,7 +55,9 @@ def run_benchmark(
     meter = EnergyMeter()
     meter.start()
     t0 = time.time()
-    writer.append(RunStart(run_id=run_dir.name, t0=t0, seed=spec.seed, duration_s=spec.duration))
+    writer.append(
+        RunStart(run_dir.name, t0, spec.seed, spec.duration, slots=slots, trial_resources=per_trial)
+    )
     state = RunState(t0=t0, duration_s=spec.duration, slots=slots)
     recorder = _recorder(writer, state)
     tuner = build_tuner(spec, run_dir, per_trial, slots, recorder)
@@ -64,10 +71,14 @@ def run_benchmark(
     return run_dir, write_derived(run_dir, spec)
 
 
-def system_description(cluster: Cluster) -> dict[str, Any]:
-    """``system.json``: the cluster's resources and the inventory of this (the master's) node,
-    with its peak FLOPS (datasheet and a short measured GEMM, taken before the clock starts)."""
-    return {"cluster": asdict(cluster), "nodes": [node_inventory()]}
+def system_description(cluster: Cluster, netbench: Path | None = None) -> dict[str, Any]:
+    """``system.json``: the cluster, every node's inventory with its peak FLOPS (datasheet and a
+    short measured GEMM, taken before the clock starts) and the interconnect figures, if any."""
+    return {
+        "cluster": {"address": cluster.address, "nodes": [asdict(n) for n in cluster.nodes]},
+        "nodes": cluster_inventory(cluster),
+        "interconnect": read_json(netbench) if netbench else None,
+    }
 
 
 def build_tuner(
@@ -127,7 +138,12 @@ def tune_trainable(config: dict[str, Any], context: TrialContext) -> None:
     import ray
     from ray import tune
 
-    run_trial(config, context, tune.report, node=ray.util.get_node_ip_address())
+    where = {
+        "node": ray.util.get_node_ip_address(),
+        "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
+        "visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+    }
+    run_trial(config, context, tune.report, where)
 
 
 def _recorder(writer: LedgerWriter, state: RunState) -> Any:

@@ -1,5 +1,28 @@
-"""Connecting to Ray and placing trials on its slots."""
+"""Connecting to Ray, waiting for nodes, their inventory, and placing trials on slots."""
 
-from aiperf.cluster.connect import Cluster, connect, disconnect, slot_count, trial_resources
+from aiperf.cluster.connect import (
+    Cluster,
+    ClusterError,
+    ClusterOptions,
+    Node,
+    alive_nodes,
+    connect,
+    connect_cluster,
+    disconnect,
+    wait_for_nodes,
+)
+from aiperf.cluster.placement import slot_count, trial_resources
 
-__all__ = ["Cluster", "connect", "disconnect", "slot_count", "trial_resources"]
+__all__ = [
+    "Cluster",
+    "ClusterError",
+    "ClusterOptions",
+    "Node",
+    "alive_nodes",
+    "connect",
+    "connect_cluster",
+    "disconnect",
+    "slot_count",
+    "trial_resources",
+    "wait_for_nodes",
+]

@@ -114,6 +114,26 @@ def sysinfo_table(inventory: dict[str, Any], console: Console | None = None) -> 
     console.print(peaks)
 
 
+def netbench_table(figures: dict[str, Any], console: Console | None = None) -> None:
+    """Print ``aiperf netbench``: latency, then bandwidth per message size."""
+    console = console or Console()
+    latency = figures["p2p_latency_us"]
+    title = f"{figures['ranks']} ranks on {len(set(figures['hosts']))} host(s); p2p latency "
+    title += "—" if latency is None else f"{latency:.1f} µs"
+    table = Table(title=title)
+    for column in ("bytes", "p2p GB/s", "allreduce bus GB/s"):
+        table.add_column(column, justify="right")
+    p2p = {row["bytes"]: row["gb_per_s"] for row in figures["p2p_bandwidth"]}
+    for row in figures["allreduce"]:
+        bus = row["bus_gb_per_s"]
+        table.add_row(
+            f"{row['bytes']:,}",
+            f"{p2p[row['bytes']]:.2f}" if row["bytes"] in p2p else "—",
+            "—" if bus is None else f"{bus:.2f}",
+        )
+    console.print(table)
+
+
 @dataclass
 class RunState:
     """The live numbers of a running benchmark, updated as reports arrive."""

@@ -70,3 +70,10 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         raise RunDirError(f"{path}: cannot read ({err})") from None
+
+
+# Written by ``aiperf report`` (aiperf/report/build.py), all derived from the files above.
+REPORT_HTML = "report.html"
+SUMMARY_MD = "summary.md"
+MLLOG = "mllog.txt"
+PLOTS = "plots"

@@ -22,6 +22,8 @@ class RunStart:
     t0: float  # unix seconds when the search started
     seed: int
     duration_s: float  # the spec's target duration
+    slots: int = 1  # trials that fit at once
+    trial_resources: dict[str, float] = field(default_factory=dict)  # what one trial asks for
     kind: str = "run_start"
     schema: int = SCHEMA_VERSION
 
@@ -45,8 +47,10 @@ class Report:
     trial_id: str
     report_index: int
     epoch: int
-    node: str
-    device: str
+    node: str  # the Ray node's IP (or the host name outside Ray)
+    device: str  # what torch trained on: cpu, cuda
+    gpu_ids: list[str]  # the GPUs Ray assigned to the trial (logical ids; empty on CPU slots)
+    visible_devices: str | None  # CUDA_VISIBLE_DEVICES as the trial saw it ("" = no GPU)
     start_time: float  # unix seconds, interval start (on the worker's clock)
     end_time: float  # unix seconds, interval end, after evaluation
     samples: int  # training samples processed in this interval

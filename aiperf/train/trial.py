@@ -63,7 +63,7 @@ def run_trial(
     config: dict[str, Any],
     context: TrialContext,
     report: Callable[[dict[str, Any]], None],
-    node: str | None = None,
+    where: dict[str, Any] | None = None,
 ) -> list[Interval]:
     """Train the proposal in ``config`` and pass every report interval to ``report`` as a dict."""
     torch.set_num_threads(context.threads)
@@ -85,7 +85,9 @@ def run_trial(
         return pass_costs(genome, batch, workload.max_len, workload.num_classes)
 
     step = build_step(model)
-    extra = {"node": node or socket.gethostname(), "device": device, "flops_check_error": None}
+    extra = {"node": socket.gethostname(), "gpu_ids": [], "visible_devices": None}
+    extra |= {**(where or {}), "device": device}
+    extra["flops_check_error"] = None
     if context.train.flops_self_check:
         batch = first_batch(workload.train, hparams.batch_size, device)
         analytic = costs(len(batch[2])).step_flops(step.passes)

@@ -1,0 +1,60 @@
+"""``aiperf report RUN``: re-score a run directory from its ledger, then write the report files.
+
+Writes (beside the ledger) ``summary.json``, ``trials.csv``, ``timeline.csv`` (re-derived),
+``plots/*.png``, ``report.html``, ``summary.md`` and ``mllog.txt``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiperf.report.html import render_html
+from aiperf.report.markdown import render_markdown
+from aiperf.report.mllog import mllog_events, render_mllog
+from aiperf.report.outputs import write_derived
+from aiperf.report.plots import render_plots, write_plots
+from aiperf.report.rundir import (
+    LEDGER,
+    MLLOG,
+    PLOTS,
+    REPORT_HTML,
+    SPEC,
+    SUMMARY_MD,
+    SYSTEM,
+    RunDirError,
+    read_json,
+    write_text_atomic,
+)
+from aiperf.score import read_ledger, score_run
+from aiperf.spec import load_spec
+
+
+def build_report(run_dir: Path) -> dict[str, Any]:
+    """Recompute the summary from the ledger (as ``aiperf run`` did), write every report file
+    and return the summary."""
+    require_run_dir(run_dir)
+    spec = load_spec(run_dir / SPEC)
+    summary = write_derived(run_dir, spec)
+    ledger = read_ledger(run_dir / LEDGER)
+    system = read_json(run_dir / SYSTEM) if (run_dir / SYSTEM).exists() else None
+    _, timeline = score_run(ledger, spec, system)
+    plots = render_plots(timeline, ledger, summary, spec.quality_gate)
+    paths = write_plots(plots, run_dir / PLOTS)
+    spec_text = (run_dir / SPEC).read_text(encoding="utf-8")
+    page = render_html(summary, timeline, ledger, spec_text, system, plots)
+    write_text_atomic(run_dir / REPORT_HTML, page)
+    links = [f"{PLOTS}/{path.name}" for path in paths]
+    write_text_atomic(run_dir / SUMMARY_MD, render_markdown(summary, timeline, links))
+    events = mllog_events(ledger, spec, summary, system)
+    write_text_atomic(run_dir / MLLOG, render_mllog(events))
+    return summary
+
+
+def require_run_dir(run_dir: Path) -> None:
+    """A RunDirError naming the path unless it holds a ledger and a spec."""
+    if not run_dir.is_dir():
+        raise RunDirError(f"{run_dir}: no such run directory")
+    for name in (LEDGER, SPEC):
+        if not (run_dir / name).is_file():
+            raise RunDirError(f"{run_dir}: not a run directory (no {name})")

@@ -1,0 +1,109 @@
+"""``aiperf submit``: a run packed into one deterministic ``.tar.gz`` a reviewer can re-score.
+
+Members: ``manifest.json`` (first), ``system.json`` (the SystemDescription) and ``run/…`` (the run
+directory without ``tune/``). The manifest lists every other member's path, size and SHA-256 and
+the key numbers the summary claims. Entries are sorted, mtimes, owners and modes fixed, the gzip
+header carries no name or time: the same inputs always give the same bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+from aiperf.report.rundir import LEDGER, SPEC, SUMMARY, SYSTEM, TUNE, RunDirError, read_json
+from aiperf.submit.system import SystemDescription
+
+MANIFEST = "manifest.json"
+SYSTEM_MEMBER = "system.json"
+RUN_PREFIX = "run/"
+FORMAT = "aiperf-submission/1"
+CLAIMED_KEYS = (
+    "run_id",
+    "spec_name",
+    "seed",
+    "aiperf_version",
+    "flops",
+    "regulated_score",
+    "best_test_accuracy",
+    "total_flops",
+    "duration_s",
+    "valid",
+    "invalid_reasons",
+)
+REQUIRED_RUN_FILES = (SPEC, SYSTEM, LEDGER, SUMMARY)
+FIXED_MTIME = 0
+
+
+def make_bundle(run_dir: Path, out: Path, system: SystemDescription) -> Path:
+    """Pack ``run_dir`` (minus ``tune/``) with ``system`` and a manifest into ``out``."""
+    for name in REQUIRED_RUN_FILES:
+        if not (run_dir / name).is_file():
+            raise RunDirError(f"{run_dir}: not a complete run directory (no {name})")
+    members = {RUN_PREFIX + rel: data for rel, data in run_files(run_dir).items()}
+    members[SYSTEM_MEMBER] = canonical_json(system.model_dump(mode="json"))
+    manifest = build_manifest(members, read_json(run_dir / SUMMARY))
+    write_members(out, {MANIFEST: canonical_json(manifest), **dict(sorted(members.items()))})
+    return out
+
+
+def run_files(run_dir: Path) -> dict[str, bytes]:
+    """Relative POSIX path → bytes of every regular file of the run, except ``tune/``, hidden
+    files (temporaries) and symbolic links."""
+    files = {}
+    for path in sorted(run_dir.rglob("*")):
+        rel = path.relative_to(run_dir)
+        if rel.parts[0] == TUNE or any(p.startswith(".") for p in rel.parts):
+            continue
+        if path.is_file() and not path.is_symlink():
+            files[rel.as_posix()] = path.read_bytes()
+    return files
+
+
+def build_manifest(members: dict[str, bytes], summary: dict[str, Any]) -> dict[str, Any]:
+    """Every member's path, size and SHA-256 (sorted by path), and the summary's claims."""
+    files = [
+        {"path": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        for name, data in sorted(members.items())
+    ]
+    return {"format": FORMAT, "files": files, "claimed": claimed(summary)}
+
+
+def claimed(summary: dict[str, Any]) -> dict[str, Any]:
+    """The key numbers and verdict a summary claims (what the manifest records)."""
+    return {key: summary.get(key) for key in CLAIMED_KEYS}
+
+
+def canonical_json(data: Any) -> bytes:
+    """The one byte form of a JSON document the bundle uses (sorted keys, 2-space indent)."""
+    return (json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
+
+
+def write_members(out: Path, members: dict[str, bytes]) -> None:
+    """A deterministic tar.gz of ``members`` in the given order, written atomically."""
+    buffer = io.BytesIO()
+    with (
+        gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=FIXED_MTIME) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        for name, data in members.items():
+            tar.addfile(_tar_info(name, len(data)), io.BytesIO(data))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_bytes(buffer.getvalue())
+    tmp.replace(out)
+
+
+def _tar_info(name: str, size: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mtime = FIXED_MTIME
+    info.mode = 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info

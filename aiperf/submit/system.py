@@ -1,0 +1,108 @@
+"""The submitted system's description, in the spirit of MLPerf's system JSON and the TOP500 list:
+who submits, what the machine is (nodes, accelerators, CPU, memory, interconnect), its software.
+
+``system_from_run`` pre-fills it from the run's ``system.json``; a YAML/JSON file and command-line
+values override any field. Every error is one line naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from aiperf.report.rundir import SYSTEM
+from aiperf.spec import describe_validation_error
+
+
+class SystemDescriptionError(ValueError):
+    """A system description that cannot be used: one line naming the field or the file."""
+
+
+class SystemDescription(BaseModel):
+    """The machine a run is submitted for (``system.json`` at the top of a bundle)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    submitter: str = Field(min_length=1)  # the organisation or person submitting
+    system_name: str = Field(min_length=1)
+    nodes: int = Field(ge=1)
+    accelerator: str = Field(min_length=1)  # model name, "none" on CPU-only systems
+    accelerators_per_node: int = Field(ge=0)
+    accelerator_count: int = Field(ge=0)
+    cpu: str = Field(min_length=1)
+    memory_gb: float = Field(ge=0)  # per node, 10^9 bytes
+    interconnect: str = Field(min_length=1)
+    software: dict[str, str | None] = {}
+    notes: str = ""
+
+
+def validate_system(raw: Any, where: str = "system") -> SystemDescription:
+    """A SystemDescription from a mapping; the first problem as one line naming the field."""
+    if not isinstance(raw, dict):
+        raise SystemDescriptionError(f"{where}: expected a mapping (got {type(raw).__name__})")
+    try:
+        return SystemDescription.model_validate(raw)
+    except ValidationError as err:
+        raise SystemDescriptionError(
+            describe_validation_error(err, where, SystemDescription)
+        ) from None
+
+
+def run_system_fields(run_dir: Path) -> dict[str, Any]:
+    """What the run's ``system.json`` says about the machine, as SystemDescription fields."""
+    try:
+        inventory = json.loads((run_dir / SYSTEM).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise SystemDescriptionError(f"{run_dir / SYSTEM}: cannot read ({err})") from None
+    nodes = inventory.get("nodes") or [{}]
+    first = nodes[0]
+    gpus = first.get("gpus") or []
+    count = int((inventory.get("cluster") or {}).get("nodes") or len(nodes))
+    memory = first.get("memory_bytes")
+    return {
+        "system_name": first.get("hostname") or "unknown",
+        "nodes": count,
+        "accelerator": gpus[0].get("name") if gpus else "none",
+        "accelerators_per_node": len(gpus),
+        "accelerator_count": len(gpus) * count,
+        "cpu": (first.get("cpu") or {}).get("model") or "unknown",
+        "memory_gb": round(memory / 1e9, 1) if memory else 0.0,
+        "interconnect": "none (single node)" if count == 1 else "unknown",
+        "software": dict(first.get("software") or {}),
+    }
+
+
+def system_from_run(run_dir: Path, overrides: dict[str, Any] | None = None) -> SystemDescription:
+    """The run's machine as a SystemDescription; ``overrides`` (e.g. from a system file and
+    ``--submitter``) win over what ``system.json`` says."""
+    raw = {**run_system_fields(run_dir), **(overrides or {})}
+    if not raw.get("submitter"):
+        raise SystemDescriptionError(
+            "system.submitter: required — who submits (--submitter NAME or a system file)"
+        )
+    return validate_system(raw)
+
+
+def read_system_file(path: Path) -> dict[str, Any]:
+    """The mapping in a YAML or JSON system file (fields may be partial: overrides)."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        first = str(getattr(err, "strerror", None) or err).splitlines()[0]
+        raise SystemDescriptionError(f"system file {path}: cannot read ({first})") from None
+    if not isinstance(raw, dict):
+        raise SystemDescriptionError(f"system file {path}: expected a mapping of fields")
+    unknown = sorted(set(raw) - set(SystemDescription.model_fields))
+    if unknown:
+        allowed = ", ".join(SystemDescription.model_fields)
+        raise SystemDescriptionError(f"system.{unknown[0]}: unknown key (allowed: {allowed})")
+    return raw
+
+
+def load_system_file(path: Path) -> SystemDescription:
+    """A complete SystemDescription from a YAML or JSON file (JSON is YAML)."""
+    return validate_system(read_system_file(path))
