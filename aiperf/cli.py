@@ -83,7 +83,33 @@ def build_parser() -> argparse.ArgumentParser:
     netbench.add_argument("--json", action="store_true", help="print JSON instead of a table")
     netbench.set_defaults(handler=_cmd_netbench)
     _add_slurm_commands(commands)
+    _add_offline_commands(commands)
     return parser
+
+
+def _add_offline_commands(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser("report", help="re-score a run from its ledger; write report.html")
+    report.add_argument("run_dir", type=Path)
+    report.set_defaults(handler=_cmd_report)
+    rerun = commands.add_parser("rerun", help="repeat a run with the same spec and seed")
+    rerun.add_argument("run_dir", type=Path)
+    rerun.add_argument("--times", type=int, default=1)
+    rerun.add_argument("--address", help="existing Ray cluster (default: embedded)")
+    rerun.set_defaults(handler=_cmd_rerun)
+    compare = commands.add_parser("compare", help="reproducibility of runs at the same timestamps")
+    compare.add_argument("run_dirs", type=Path, nargs="+")
+    compare.add_argument("--out", type=Path, help="where the CSV and plot go (default: cwd)")
+    compare.set_defaults(handler=_cmd_compare)
+    submit = commands.add_parser("submit", help="pack a run into a leaderboard bundle")
+    submit.add_argument("run_dir", type=Path)
+    submit.add_argument("--out", type=Path, required=True, help="bundle path (.tar.gz)")
+    submit.add_argument("--system-file", type=Path, help="YAML/JSON system description fields")
+    submit.add_argument("--submitter", help="who submits (overrides the system file)")
+    submit.add_argument("--system-name", help="the machine's name on the leaderboard")
+    submit.set_defaults(handler=_cmd_submit)
+    check = commands.add_parser("check", help="verify a bundle: PASS or each failure")
+    check.add_argument("bundle", type=Path)
+    check.set_defaults(handler=_cmd_check)
 
 
 def _add_slurm_commands(commands: argparse._SubParsersAction) -> None:
@@ -267,6 +293,66 @@ def _cmd_slurm_status(args: argparse.Namespace) -> int:
     else:
         print("  ".join(f"{k}: {v}" for k, v in state.items()))
     return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from aiperf.report.build import build_report
+    from aiperf.report.console import result_table
+
+    summary = build_report(args.run_dir)
+    Console().print(result_table(summary))
+    print(f"report: {args.run_dir / 'report.html'}")
+    return 0
+
+
+def _cmd_rerun(args: argparse.Namespace) -> int:
+    from aiperf.cluster import ClusterOptions
+    from aiperf.run import rerun
+
+    if args.times < 1:
+        raise ValueError(f"--times must be ≥ 1 (got {args.times})")
+    for run_dir, summary in rerun(args.run_dir, args.times, ClusterOptions(address=args.address)):
+        print(
+            f"{run_dir}: FLOPS {summary['flops']:.4g}, regulated {summary['regulated_score']:.4g}"
+        )
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from aiperf.score.compare import compare_runs, comparison_table, write_comparison
+
+    comparison = compare_runs(args.run_dirs)
+    Console().print(comparison_table(comparison))
+    for path in write_comparison(comparison, args.out or Path.cwd()):
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    from aiperf.submit import make_bundle, read_system_file, system_from_run
+
+    overrides = read_system_file(args.system_file) if args.system_file else {}
+    overrides |= {"submitter": args.submitter} if args.submitter else {}
+    overrides |= {"system_name": args.system_name} if args.system_name else {}
+    bundle = make_bundle(args.run_dir, args.out, system_from_run(args.run_dir, overrides))
+    print(f"bundle: {bundle}")
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from aiperf.submit import check_bundle
+
+    result = check_bundle(args.bundle)
+    if result.ok:
+        print(f"PASS {args.bundle}")
+        return 0
+    for failure in result.failures:
+        print(f"FAIL {failure}")
+    return 1
 
 
 def _train_text(result: dict) -> str:

@@ -21,6 +21,7 @@ from aiperf.report.console import RunState, live_progress
 from aiperf.report.outputs import write_derived
 from aiperf.report.rundir import (
     LEDGER,
+    RERUN_OF,
     SPEC,
     SYSTEM,
     TUNE,
@@ -31,7 +32,7 @@ from aiperf.report.rundir import (
 )
 from aiperf.score.ledger import LedgerWriter, RunEnd, RunStart
 from aiperf.search import make_searcher
-from aiperf.spec import SearchSpec, Spec, dump_spec
+from aiperf.spec import SearchSpec, Spec, dump_spec, load_spec
 from aiperf.train.trial import TrialContext, run_trial
 
 
@@ -69,6 +70,21 @@ def run_benchmark(
     writer.append(RunEnd(time=time.time(), reason=reason, energy=energy))
     writer.close()
     return run_dir, write_derived(run_dir, spec)
+
+
+def rerun(
+    run_dir: Path, times: int, options: ClusterOptions | None = None
+) -> list[tuple[Path, dict[str, Any]]]:
+    """Repeat a run with its resolved spec (same seed) into sibling directories, each linked to
+    the original by ``rerun_of.json``."""
+    spec = load_spec(run_dir / SPEC)
+    results = []
+    for index in range(1, times + 1):
+        out = run_dir.parent / f"{run_dir.name}-rerun{index}"
+        created, summary = run_benchmark(spec, out, options)
+        write_json_atomic(out / RERUN_OF, {"rerun_of": str(run_dir.resolve()), "index": index})
+        results.append((created, summary))
+    return results
 
 
 def system_description(cluster: Cluster, netbench: Path | None = None) -> dict[str, Any]:

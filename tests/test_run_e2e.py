@@ -83,3 +83,49 @@ def test_ledger_records_node_device_and_flops(run_dir) -> None:
 def test_resolved_spec_records_the_overrides(run_dir) -> None:
     spec = load_spec(run_dir / "spec.yaml")
     assert spec.duration == 25.0 and spec.workload.train_size == 600
+
+
+def test_report_regenerates_the_same_summary(run_dir, capsys) -> None:
+    before = (run_dir / "summary.json").read_text()
+    assert main(["report", str(run_dir)]) == 0
+    assert (run_dir / "summary.json").read_text() == before
+    html = (run_dir / "report.html").read_text()
+    assert "data:image/png;base64," in html and "VALID" in html
+    assert (run_dir / "mllog.txt").read_text().startswith(":::MLLOG")
+
+
+def test_submit_then_check_passes_and_a_flipped_byte_fails(run_dir, tmp_path, capsys) -> None:
+    bundle = tmp_path / "bundle.tar.gz"
+    argv = ["submit", str(run_dir), "--out", str(bundle), "--submitter", "ci"]
+    assert main([*argv, "--system-name", "ci-box"]) == 0
+    assert main(["check", str(bundle)]) == 0
+    assert "PASS" in capsys.readouterr().out
+    import gzip
+    import io
+    import tarfile
+
+    with tarfile.open(bundle) as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    ledger = next(name for name in members if name.endswith("ledger.jsonl"))
+    members[ledger] = members[ledger].replace(b'"epoch": 1', b'"epoch": 2', 1)
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    tampered = tmp_path / "tampered.tar.gz"
+    tampered.write_bytes(gzip.compress(raw.getvalue()))
+    assert main(["check", str(tampered)]) == 1
+    assert "FAIL" in capsys.readouterr().out
+
+
+def test_rerun_and_compare(run_dir, tmp_path, capsys) -> None:
+    assert main(["rerun", str(run_dir)]) == 0
+    again = run_dir.parent / f"{run_dir.name}-rerun1"
+    origin = json.loads((again / "rerun_of.json").read_text())
+    assert origin["rerun_of"] == str(run_dir.resolve())
+    assert load_spec(again / "spec.yaml").seed == load_spec(run_dir / "spec.yaml").seed
+    assert main(["compare", str(run_dir), str(again), "--out", str(tmp_path)]) == 0
+    rows = list(csv.DictReader((tmp_path / "comparison.csv").open()))
+    assert len(rows) == 20 and all(float(r["flops_mean"]) > 0 for r in rows[-5:])

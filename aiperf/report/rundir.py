@@ -77,3 +77,4 @@ REPORT_HTML = "report.html"
 SUMMARY_MD = "summary.md"
 MLLOG = "mllog.txt"
 PLOTS = "plots"
+RERUN_OF = "rerun_of.json"  # in a rerun: which run it repeats
