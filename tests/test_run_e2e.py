@@ -24,7 +24,7 @@ SUMMARY_FIELDS = {
 def run_dir(ray_session, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "tiny"
     args = ["run", "--spec", "tiny", "--duration", "25s", "--out", str(out), "--json"]
-    args += ["--set=min_duration=10s", "--set=workload.train_size=600"]
+    args += ["--set=min_duration=10s", "--set=workload.train_size=1500", "--set=quality_gate=0"]
     args += ["--set=search.space.epochs={min: 1, max: 2}"]
     assert main(args) == 0
     return out
@@ -82,7 +82,7 @@ def test_ledger_records_node_device_and_flops(run_dir) -> None:
 
 def test_resolved_spec_records_the_overrides(run_dir) -> None:
     spec = load_spec(run_dir / "spec.yaml")
-    assert spec.duration == 25.0 and spec.workload.train_size == 600
+    assert spec.duration == 25.0 and spec.workload.train_size == 1500
 
 
 def test_report_regenerates_the_same_summary(run_dir, capsys) -> None:

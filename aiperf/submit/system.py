@@ -61,19 +61,29 @@ def run_system_fields(run_dir: Path) -> dict[str, Any]:
     nodes = inventory.get("nodes") or [{}]
     first = nodes[0]
     gpus = first.get("gpus") or []
-    count = int((inventory.get("cluster") or {}).get("nodes") or len(nodes))
+    count = len(nodes)
     memory = first.get("memory_bytes")
     return {
         "system_name": first.get("hostname") or "unknown",
         "nodes": count,
         "accelerator": gpus[0].get("name") if gpus else "none",
         "accelerators_per_node": len(gpus),
-        "accelerator_count": len(gpus) * count,
+        "accelerator_count": sum(len(node.get("gpus") or []) for node in nodes),
         "cpu": (first.get("cpu") or {}).get("model") or "unknown",
         "memory_gb": round(memory / 1e9, 1) if memory else 0.0,
-        "interconnect": "none (single node)" if count == 1 else "unknown",
+        "interconnect": _interconnect(inventory.get("interconnect"), count),
         "software": dict(first.get("software") or {}),
     }
+
+
+def _interconnect(figures: dict[str, Any] | None, nodes: int) -> str:
+    """A one-line description from ``aiperf netbench``'s figures, when the run has them."""
+    if nodes == 1:
+        return "none (single node)"
+    if not figures or not figures.get("p2p_bandwidth"):
+        return "unknown"
+    best = max(row["gb_per_s"] for row in figures["p2p_bandwidth"])
+    return f"MPI p2p {best:.1f} GB/s, latency {figures['p2p_latency_us']:.1f} µs (aiperf netbench)"
 
 
 def system_from_run(run_dir: Path, overrides: dict[str, Any] | None = None) -> SystemDescription:
