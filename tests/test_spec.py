@@ -7,7 +7,7 @@ import pytest
 from aiperf.spec import SpecError, apply_overrides, dump_spec, load_spec, parse_duration, parse_spec
 
 
-@pytest.mark.parametrize("name", ["tiny", "small"])
+@pytest.mark.parametrize("name", ["tiny", "small", "standard", "full"])
 def test_shipped_specs_load(name: str) -> None:
     spec = load_spec(name)
     assert spec.name == name
