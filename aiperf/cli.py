@@ -15,6 +15,7 @@ from pathlib import Path
 from aiperf import __version__
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 def _add_spec_options(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--node-timeout", default="5m", help="how long to wait for them (5m)")
     run.add_argument("--token-file", type=Path, help="the cluster's Ray auth token file")
     run.add_argument("--netbench", type=Path, help="interconnect JSON from `aiperf netbench`")
+    run.add_argument("--resume", type=Path, metavar="RUN", help="continue a run whose master died")
     run.add_argument("--json", action="store_true", help="print summary.json instead of a table")
     run.set_defaults(handler=_cmd_run)
 
@@ -140,7 +142,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     from aiperf.cluster import ClusterOptions
     from aiperf.report.console import result_table
-    from aiperf.run import run_benchmark
+    from aiperf.run import resume_benchmark, run_benchmark
     from aiperf.spec import load_spec, parse_duration
 
     overrides = [*args.overrides, *([f"duration={args.duration}"] if args.duration else [])]
@@ -155,13 +157,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         num_cpus=spec.resources.num_cpus,
     )
     console = Console(stderr=args.json)
-    run_dir, summary = run_benchmark(spec, args.out, options, console, args.netbench)
+    if args.resume:
+        run_dir, summary = resume_benchmark(args.resume, options, console)
+    else:
+        run_dir, summary = run_benchmark(spec, args.out, options, console, args.netbench)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         console.print(result_table(summary))
         console.print(f"run directory: {run_dir}")
-    return 0
+    return EXIT_INTERRUPTED if summary["end_reason"].startswith("interrupted") else 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -183,7 +188,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     }
     context = TrialContext.from_spec(spec)
     reports: list[dict] = []
-    run_trial(config, context, reports.append)
+    run_trial(config, context, lambda metrics, _: reports.append(metrics))
     result = {"genome_id": genome_id(genome), "hparams": config["hparams"], "reports": reports}
     result["uegr"] = spec.uegr.enabled
     result |= {

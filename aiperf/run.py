@@ -1,12 +1,12 @@
 """``aiperf run``: the one place that wires spec, cluster, searcher, trials, ledger and score.
 
 Read top to bottom: make the run directory, connect Ray, take the inventory, start the clock
-(t0), let Ray Tune run trials on every slot until the deadline, close the ledger, score it.
+(t0), let Ray Tune run trials on every slot until the deadline (or a signal), close the ledger,
+score it. ``resume_benchmark`` picks up a run whose master died, with the same clock.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -25,15 +25,18 @@ from aiperf.report.rundir import (
     SPEC,
     SYSTEM,
     TUNE,
+    RunDirError,
     create_run_dir,
     read_json,
     write_json_atomic,
     write_text_atomic,
 )
-from aiperf.score.ledger import LedgerWriter, RunEnd, RunStart
+from aiperf.score.ledger import LedgerWriter, RunEnd, RunResume, RunStart, read_ledger, repair_tail
 from aiperf.search import make_searcher
+from aiperf.search.stopper import RunStopper, install_signal_handlers, stop_requested
 from aiperf.spec import SearchSpec, Spec, dump_spec, load_spec
-from aiperf.train.trial import TrialContext, run_trial
+from aiperf.train.remote import tune_trainable
+from aiperf.train.trial import TrialContext
 
 
 def run_benchmark(
@@ -56,20 +59,67 @@ def run_benchmark(
     meter = EnergyMeter()
     meter.start()
     t0 = time.time()
-    writer.append(
-        RunStart(run_dir.name, t0, spec.seed, spec.duration, slots=slots, trial_resources=per_trial)
-    )
+    nodes = [n.ip for n in cluster.nodes]
+    writer.append(RunStart(run_dir.name, t0, spec.seed, spec.duration, slots, per_trial, nodes))
     state = RunState(t0=t0, duration_s=spec.duration, slots=slots)
-    recorder = _recorder(writer, state)
-    tuner = build_tuner(spec, run_dir, per_trial, slots, recorder)
+    tuner = build_tuner(spec, run_dir, per_trial, slots, _recorder(writer, state), t0)
+    _fit(tuner, state, console)
+    _finish(writer, meter, t0 + spec.duration)
+    return run_dir, write_derived(run_dir, spec)
+
+
+def resume_benchmark(
+    run_dir: Path, options: ClusterOptions | None = None, console: Console | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """Continue a run whose master died: Tune's saved experiment (trials continue from their
+    last checkpoint, the searcher from its saved state), the same ledger and the same clock."""
+    spec = load_spec(run_dir / SPEC)
+    repair_tail(run_dir / LEDGER)
+    ledger = read_ledger(run_dir / LEDGER)
+    if ledger.run_start is None or ledger.run_end is not None or not (run_dir / TUNE).is_dir():
+        raise RunDirError(f"--resume {run_dir}: not an unfinished run (no start, or already ended)")
+    connect_cluster(options or ClusterOptions(num_cpus=spec.resources.num_cpus))
+    t0, slots = ledger.run_start["t0"], ledger.run_start.get("slots", 1)
+    writer = LedgerWriter(run_dir / LEDGER)
+    writer.append(RunResume(time=time.time()))
+    meter = EnergyMeter()
+    meter.start()
+    state = RunState(t0=t0, duration_s=spec.duration, slots=slots, done=len(ledger.trial_ends))
+    live = _recorder(writer, state)  # Tune's restored recorder adopts it (see recorder.py)
+    live.open_trials = set(ledger.trials) - set(ledger.trial_ends)
+    from ray import tune
+
+    tuner = tune.Tuner.restore(
+        str((run_dir / TUNE).resolve()),
+        trainable=_trainable(spec, ledger.run_start.get("trial_resources") or {"cpu": 1.0}),
+        resume_unfinished=True,
+        resume_errored=True,
+    )
+    _fit(tuner, state, console)
+    _finish(writer, meter, t0 + spec.duration)
+    return run_dir, write_derived(run_dir, spec)
+
+
+def _fit(tuner: Any, state: RunState, console: Console | None) -> None:
+    install_signal_handlers()
     with live_progress(state, console):
         tuner.fit()
-    recorder.close_open_trials()
-    reason = "deadline" if time.time() - t0 >= spec.duration else "max_trials"
+
+
+def _finish(writer: LedgerWriter, meter: EnergyMeter, deadline: float) -> None:
+    """Close the ledger: trials still open were stopped; say why the run ended."""
+    from aiperf.cluster import alive_nodes
+    from aiperf.score.recorder import current_recorder
+
+    current_recorder().close_open_trials()
+    signal_name = stop_requested()
+    reason = f"interrupted ({signal_name})" if signal_name else "deadline"
+    if not signal_name and time.time() < deadline:
+        reason = "max_trials"
     energy = meter.stop().to_dict()
-    writer.append(RunEnd(time=time.time(), reason=reason, energy=energy))
+    alive = [n.ip for n in alive_nodes()]
+    writer.append(RunEnd(time=time.time(), reason=reason, energy=energy, alive_nodes=alive))
     writer.close()
-    return run_dir, write_derived(run_dir, spec)
 
 
 def rerun(
@@ -98,36 +148,43 @@ def system_description(cluster: Cluster, netbench: Path | None = None) -> dict[s
 
 
 def build_tuner(
-    spec: Spec, run_dir: Path, per_trial: dict[str, float], slots: int, recorder: Any
+    spec: Spec,
+    run_dir: Path,
+    per_trial: dict[str, float],
+    slots: int,
+    recorder: Any,
+    t0: float,
 ) -> Any:
-    """A Ray Tune experiment: the spec's searcher, one trial per slot, stopped at the deadline."""
+    """A Ray Tune experiment: the spec's searcher, one trial per slot, stopped at the deadline,
+    failed trials retried from their last checkpoint."""
     from ray import tune
 
-    context = TrialContext(
-        workload=spec.workload,
-        train=spec.train,
-        uegr=spec.uegr,
-        robustness=spec.robustness,
-        data_seed=spec.seed,
-        threads=spec.resources.cpus_per_trial,
-    )
-    trainable = tune.with_resources(
-        tune.with_parameters(tune_trainable, context=context), per_trial
-    )
     return tune.Tuner(
-        trainable,
+        _trainable(spec, per_trial),
         tune_config=tune.TuneConfig(
             search_alg=make_searcher(spec.search, spec.seed),
             num_samples=spec.search.max_trials or -1,
             max_concurrent_trials=slots,
             scheduler=build_scheduler(spec.search),
-            time_budget_s=spec.duration,
             reuse_actors=True,  # a new actor per trial costs ~2 s on a small node
         ),
         run_config=tune.RunConfig(
-            storage_path=str(run_dir.resolve()), name=TUNE, callbacks=[recorder], verbose=0
+            storage_path=str(run_dir.resolve()),
+            name=TUNE,
+            callbacks=[recorder],
+            stop=RunStopper(deadline=t0 + spec.duration),
+            failure_config=tune.FailureConfig(max_failures=spec.failure.max_retries),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            verbose=0,
         ),
     )
+
+
+def _trainable(spec: Spec, per_trial: dict[str, float]) -> Any:
+    from ray import tune
+
+    context = TrialContext.from_spec(spec)
+    return tune.with_resources(tune.with_parameters(tune_trainable, context=context), per_trial)
 
 
 def build_scheduler(search: SearchSpec) -> Any:
@@ -147,19 +204,6 @@ def build_scheduler(search: SearchSpec) -> Any:
         grace_period=search.grace_period,
         reduction_factor=search.reduction_factor,
     )
-
-
-def tune_trainable(config: dict[str, Any], context: TrialContext) -> None:
-    """Runs on a Ray worker: train one proposal, reporting every interval to Tune."""
-    import ray
-    from ray import tune
-
-    where = {
-        "node": ray.util.get_node_ip_address(),
-        "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
-        "visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-    }
-    run_trial(config, context, tune.report, where)
 
 
 def _recorder(writer: LedgerWriter, state: RunState) -> Any:

@@ -204,6 +204,12 @@ class SearchSpec(_Section):
     reduction_factor: int = Field(3, ge=2)  # asha: keep the best 1/reduction_factor per rung
 
 
+class FailureSpec(_Section):
+    """What happens when a trial fails (an exception, out of memory, a lost node)."""
+
+    max_retries: int = Field(2, ge=0)  # each retry continues from the trial's last report
+
+
 class ScoreSpec(_Section):
     """The timestamp grid the score is read on, and the reproducibility threshold."""
 
@@ -226,6 +232,7 @@ class Spec(_Section):
     robustness: RobustnessSpec = RobustnessSpec()
     resources: ResourcesSpec = ResourcesSpec()
     search: SearchSpec = SearchSpec()
+    failure: FailureSpec = FailureSpec()
     score: ScoreSpec = ScoreSpec()
 
 

@@ -48,7 +48,7 @@ def measure(overrides: list[str], seed: int, quick: bool) -> dict[str, float]:
     spec = load_spec("small", [*overrides, *sizes, f"seed={seed}", "robustness.attack=pgd"])
     reports: list[dict] = []
     config = {"genome": GENOME, "hparams": HPARAMS, "trial_seed": seed}
-    run_trial(config, TrialContext.from_spec(spec), reports.append)
+    run_trial(config, TrialContext.from_spec(spec), lambda metrics, _: reports.append(metrics))
     return {"clean": reports[-1]["test_accuracy"], "robust": reports[-1]["robust_accuracy"]}
 
 

@@ -37,7 +37,7 @@ def trained():
         hparams,
         lambda m: Evaluation(0.0, 0.0, None, 0),
         lambda b: 0,
-        lambda interval: None,
+        lambda interval, state: None,
         seed=0,
     )
     return net.eval()

@@ -36,7 +36,7 @@ def context() -> TrialContext:
 def train(seed: int = 0, **hparams) -> list[dict]:
     reports: list[dict] = []
     config = {"genome": GENOME, "hparams": {**HPARAMS, **hparams}, "trial_seed": seed}
-    run_trial(config, context(), reports.append, {"node": "test-node"})
+    run_trial(config, context(), lambda metrics, _: reports.append(metrics), {"node": "test-node"})
     return reports
 
 

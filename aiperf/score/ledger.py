@@ -1,15 +1,17 @@
 """The append-only ledger: one JSON object per line, written whole and flushed as it arrives.
 
 Record kinds (``kind``): ``run_start`` (t0, seed), ``trial`` (a trial's genome and hparams),
-``report`` (the work of one report interval), ``trial_end`` (status), ``run_end``. Keys are
-defined here, once; readers use these dataclasses' field names.
+``report`` (the work of one report interval), ``trial_failure`` (an attempt failed; retried or
+not), ``trial_end`` (status), ``run_resume`` (the master came back), ``run_end``. Keys are
+defined here, once; readers use these dataclasses' field names. A report is counted once per
+(trial, epoch): a duplicate (an epoch redone after a master crash) is skipped on read.
 """
 
 from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,6 +26,7 @@ class RunStart:
     duration_s: float  # the spec's target duration
     slots: int = 1  # trials that fit at once
     trial_resources: dict[str, float] = field(default_factory=dict)  # what one trial asks for
+    nodes: list[str] = field(default_factory=list)  # the alive nodes' IPs at t0
     kind: str = "run_start"
     schema: int = SCHEMA_VERSION
 
@@ -82,11 +85,29 @@ class RunEnd:
     time: float
     reason: str  # deadline | max_trials | interrupted
     energy: dict[str, Any] | None = None  # EnergyResult of the master's node (joules, note)
+    alive_nodes: list[str] = field(default_factory=list)  # nodes still alive at the end
     kind: str = "run_end"
     schema: int = SCHEMA_VERSION
 
 
-Record = RunStart | TrialStart | Report | TrialEnd | RunEnd
+@dataclass(frozen=True)
+class RunResume:
+    time: float  # when ``aiperf run --resume`` took over; the gap before it counts as elapsed
+    kind: str = "run_resume"
+    schema: int = SCHEMA_VERSION
+
+
+@dataclass(frozen=True)
+class TrialFailure:
+    trial_id: str
+    time: float
+    error: str
+    retrying: bool  # True: Ray Tune restarts it from its last checkpoint
+    kind: str = "trial_failure"
+    schema: int = SCHEMA_VERSION
+
+
+Record = RunStart | TrialStart | Report | TrialFailure | TrialEnd | RunResume | RunEnd
 
 
 class LedgerWriter:
@@ -123,10 +144,34 @@ class Ledger:
     trials: dict[str, dict[str, Any]] = field(default_factory=dict)
     reports: list[dict[str, Any]] = field(default_factory=list)
     trial_ends: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    resumes: list[dict[str, Any]] = field(default_factory=list)
+    duplicate_reports: int = 0  # (trial, epoch) reported again after a resume: not counted
+    _seen: set[tuple[str, int]] = field(default_factory=set, repr=False)
+
+    def add_report(self, record: dict[str, Any]) -> None:
+        key = (record["trial_id"], record["epoch"])
+        if key in self._seen:
+            self.duplicate_reports += 1
+            return
+        self._seen.add(key)
+        self.reports.append(record)
 
 
 class LedgerError(ValueError):
     """A ledger that cannot be read: names the file and the line."""
+
+
+def repair_tail(path: Path) -> bool:
+    """Cut a torn last line (a crash mid-write) before appending more; True if one was cut."""
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return False
+    cut = data.rfind(b"\n") + 1
+    with path.open("r+b") as file:
+        file.truncate(cut)
+    warnings.warn(f"{path}: torn last line removed before resuming", stacklevel=2)
+    return True
 
 
 def read_ledger(path: Path) -> Ledger:
@@ -150,10 +195,42 @@ def read_ledger(path: Path) -> Ledger:
     return ledger
 
 
-def _add(ledger: Ledger, record: Any, where: str) -> None:
+_KINDS = {
+    cls.kind: cls
+    for cls in (RunStart, TrialStart, Report, TrialFailure, TrialEnd, RunResume, RunEnd)
+}
+_NUMBER_TYPES = {"float", "int"}
+
+
+def check_record(record: Any, where: str) -> None:
+    """A record's kind is known, its required keys present, its numbers numbers — or LedgerError."""
     kind = record.get("kind") if isinstance(record, dict) else None
+    cls = _KINDS.get(kind)
+    if cls is None:
+        raise LedgerError(f"{where}: unknown record kind {kind!r}")
+    for spec in fields(cls):
+        value, required = record.get(spec.name), spec.default is MISSING
+        if spec.default_factory is not MISSING:  # type: ignore[misc]
+            required = False
+        if required and spec.name not in record:
+            raise LedgerError(f"{where}: {kind} record lacks {spec.name!r}")
+        if spec.type in _NUMBER_TYPES and not _is_number(value):
+            raise LedgerError(f"{where}: {kind}.{spec.name} must be a number (got {value!r})")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _add(ledger: Ledger, record: Any, where: str) -> None:
+    check_record(record, where)
+    kind = record["kind"]
     if kind == "report":
-        ledger.reports.append(record)
+        ledger.add_report(record)
+    elif kind == "trial_failure":
+        ledger.failures.append(record)
+    elif kind == "run_resume":
+        ledger.resumes.append(record)
     elif kind == "trial":
         ledger.trials[record["trial_id"]] = record
     elif kind == "trial_end":

@@ -1,4 +1,9 @@
-"""A Ray Tune callback on the master that appends every trial event to the ledger as it arrives."""
+"""A Ray Tune callback on the master that appends every trial event to the ledger as it arrives.
+
+Ray Tune pickles its callbacks with the experiment. A run resumed after a master crash gets a
+restored copy, which adopts the live ledger writer and progress state of the resuming process
+(``__setstate__``) and becomes the ``current_recorder``.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +14,36 @@ from typing import Any
 from ray import tune
 
 from aiperf.report.console import RunState
-from aiperf.score.ledger import LedgerWriter, Report, TrialEnd, TrialStart
+from aiperf.score.ledger import LedgerWriter, Report, TrialEnd, TrialFailure, TrialStart
 
 _DERIVED = ("trial_id", "report_index", "flops", "kind", "schema")
 _FROM_WORKER = [f.name for f in fields(Report) if f.name not in _DERIVED]
+_live: dict[str, LedgerRecorder | None] = {"recorder": None}
+
+
+def current_recorder() -> LedgerRecorder:
+    recorder = _live["recorder"]
+    assert recorder is not None, "no run is recording"
+    return recorder
 
 
 class LedgerRecorder(tune.Callback):
-    """Turns Tune's trial start / result / complete / error events into ledger records."""
+    """Turns Tune's trial start / result / failure / end events into ledger records."""
 
     def __init__(self, writer: LedgerWriter, state: RunState) -> None:
         self.writer = writer
         self.state = state
         self.open_trials: set[str] = set()
+        _live["recorder"] = self
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"open_trials": set(self.open_trials)}
+
+    def __setstate__(self, saved: dict[str, Any]) -> None:
+        live = current_recorder()
+        self.writer, self.state = live.writer, live.state
+        self.open_trials = saved["open_trials"] | live.open_trials
+        _live["recorder"] = self
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         config = trial.config
@@ -55,15 +77,19 @@ class LedgerRecorder(tune.Callback):
                 "test_accuracy": report.test_accuracy,
             }
 
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.writer.append(TrialFailure(trial.trial_id, time.time(), _error(trial), True))
+
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._end(trial.trial_id, "completed")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        error = getattr(trial, "error_msg", None) or "trial raised an error"
-        self._end(trial.trial_id, "failed", str(error).strip().splitlines()[-1][:500])
+        error = _error(trial)
+        self.writer.append(TrialFailure(trial.trial_id, time.time(), error, False))
+        self._end(trial.trial_id, "failed", error)
 
     def close_open_trials(self, status: str = "stopped") -> None:
-        """Trials still running when the run ended (the deadline stopped them)."""
+        """Trials still running when the run ended (the deadline or a signal stopped them)."""
         for trial_id in sorted(self.open_trials):
             self._end(trial_id, status)
 
@@ -76,3 +102,10 @@ class LedgerRecorder(tune.Callback):
         )
         self.state.running = len(self.open_trials)
         self.state.done += 1
+
+
+def _error(trial: Any) -> str:
+    """The last line of the trial's error (the exception and its message)."""
+    error = trial.get_error() if hasattr(trial, "get_error") else None
+    lines = str(error or "trial failed").strip().splitlines()
+    return (lines[-1] if lines else "trial failed")[:500]

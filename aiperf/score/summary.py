@@ -55,6 +55,7 @@ def score_run(
         "eval_flops": final.eval_ops_flops,
         "stability_cv": stability_cv(timeline),
         **_trial_counts(ledger),
+        **run_events(ledger),
         **_best_trial(ledger),
         **hardware_fields(
             final.flops,
@@ -79,6 +80,8 @@ def invalid_reasons(summary: dict[str, Any], spec: Spec, ledger: Ledger) -> list
             f"run length {summary['duration_s']:.1f}s is below the spec's minimum "
             f"{spec.min_duration:.1f}s"
         )
+    if summary["partial"]:
+        reasons.append(f"the run is partial: it ended {summary['end_reason']}")
     accuracy = summary["best_test_accuracy"]
     if accuracy is None:
         reasons.append("no trial completed a report interval")
@@ -97,6 +100,22 @@ def flops_check_failures(ledger: Ledger) -> list[str]:
         for trial, error in sorted(errors.items())
         if error is not None and error > FLOPS_CHECK_TOLERANCE
     ]
+
+
+def run_events(ledger: Ledger) -> dict[str, Any]:
+    """How the run went: why it ended, resumes, lost nodes, failures and skipped duplicates."""
+    end = ledger.run_end or {}
+    reason = end.get("reason", "unfinished")
+    started = set((ledger.run_start or {}).get("nodes", []))
+    return {
+        "end_reason": reason,
+        "partial": reason.startswith("interrupted") or reason == "unfinished",
+        "resumed": len(ledger.resumes),
+        "nodes_lost": sorted(started - set(end.get("alive_nodes", started))),
+        "trial_failures": len(ledger.failures),
+        "trial_retries": sum(1 for f in ledger.failures if f["retrying"]),
+        "duplicate_reports_skipped": ledger.duplicate_reports,
+    }
 
 
 def _trial_counts(ledger: Ledger) -> dict[str, int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -41,17 +42,20 @@ def train_trial(
     hparams: Hparams,
     evaluate: Callable[[torch.nn.Module], Evaluation],
     step_flops: Callable[[int], int],
-    on_report: Callable[[Interval], None],
+    on_report: Callable[[Interval, dict[str, Any]], None],
     seed: int,
+    resume: dict[str, Any] | None = None,
 ) -> list[Interval]:
-    """Train ``step.model`` for ``hparams.epochs`` epochs, reporting after each; seeded."""
+    """Train ``step.model`` for ``hparams.epochs`` epochs, reporting after each with the state to
+    resume from; seeded, and a resumed trial continues exactly as if it had never stopped."""
     model = step.model.train()
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=hparams.lr, weight_decay=hparams.weight_decay
     )
     shuffle = torch.Generator().manual_seed(seed)
+    first = 1 if resume is None else load_training_state(resume, step, optimizer, shuffle) + 1
     intervals = []
-    for epoch in range(1, hparams.epochs + 1):
+    for epoch in range(first, hparams.epochs + 1):
         start = time.time()
         order = torch.randperm(len(train), generator=shuffle)
         losses, flops = _epoch(step, optimizer, train, order.split(hparams.batch_size), step_flops)
@@ -70,8 +74,37 @@ def train_trial(
             robust_accuracy=result.robust_accuracy,
         )
         intervals.append(interval)
-        on_report(interval)
+        on_report(interval, training_state(epoch, step, optimizer, shuffle))
     return intervals
+
+
+def training_state(
+    epoch: int, step: PlainStep, optimizer: torch.optim.Optimizer, shuffle: torch.Generator
+) -> dict[str, Any]:
+    """Everything a retried trial needs to continue after ``epoch`` (model, optimizer, RNGs)."""
+    return {
+        "epoch": epoch,
+        "model": step.model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "step": step.state_dict(),
+        "shuffle_rng": shuffle.get_state(),
+        "torch_rng": torch.get_rng_state(),
+    }
+
+
+def load_training_state(
+    state: dict[str, Any],
+    step: PlainStep,
+    optimizer: torch.optim.Optimizer,
+    shuffle: torch.Generator,
+) -> int:
+    """Restore a ``training_state``; returns the last completed epoch."""
+    step.model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    step.load_state_dict(state["step"])
+    shuffle.set_state(state["shuffle_rng"])
+    torch.set_rng_state(state["torch_rng"])
+    return state["epoch"]
 
 
 def _epoch(

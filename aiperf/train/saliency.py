@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -77,6 +78,13 @@ class SelectiveUpdate:
                 old = state.get(name, torch.zeros_like(current))
                 current.copy_(torch.where(keep, current, old))
         self._saved = []
+
+    def state_dict(self) -> dict[str, Any]:
+        """Mask, score EMA and step count: what a resumed trial needs to continue identically."""
+        return {"masks": self.masks, "ema": self._ema, "steps": self._steps}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.masks, self._ema, self._steps = state["masks"], state["ema"], state["steps"]
 
     def _scores(self) -> list[torch.Tensor]:
         saliency = SALIENCY[self.uegr.saliency]

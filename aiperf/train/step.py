@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -64,6 +65,13 @@ class PlainStep:
         if self.settings.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.grad_clip)
         optimizer.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The step's own state beyond model and optimizer (none for plain training)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` returned."""
 
     def autocast(self) -> contextlib.AbstractContextManager[None]:
         return autocast(self.settings.precision, self.device)

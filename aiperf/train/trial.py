@@ -62,10 +62,12 @@ def trial_uegr(base: UegrSpec, overrides: dict[str, Any] | None) -> UegrSpec:
 def run_trial(
     config: dict[str, Any],
     context: TrialContext,
-    report: Callable[[dict[str, Any]], None],
+    report: Callable[[dict[str, Any], dict[str, Any]], None],
     where: dict[str, Any] | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> list[Interval]:
-    """Train the proposal in ``config`` and pass every report interval to ``report`` as a dict."""
+    """Train the proposal in ``config`` (continuing from ``resume``, a state it reported), passing
+    every report interval to ``report`` as (metrics, training state to resume from)."""
     torch.set_num_threads(context.threads)
     genome = genome_from_dict(config["genome"])
     hparams = Hparams.from_dict(config["hparams"])
@@ -88,7 +90,7 @@ def run_trial(
     extra = {"node": socket.gethostname(), "gpu_ids": [], "visible_devices": None}
     extra |= {**(where or {}), "device": device}
     extra["flops_check_error"] = None
-    if context.train.flops_self_check:
+    if context.train.flops_self_check and resume is None:
         batch = first_batch(workload.train, hparams.batch_size, device)
         analytic = costs(len(batch[2])).step_flops(step.passes)
         extra["flops_check_error"] = check_step_flops(model, build_step, batch, analytic).rel_error
@@ -99,8 +101,9 @@ def run_trial(
         hparams,
         evaluate,
         lambda batch: costs(batch).step_flops(step.passes),
-        lambda interval: report({**asdict(interval), **extra}),
+        lambda interval, state: report({**asdict(interval), **extra}, state),
         seed=config["trial_seed"],
+        resume=resume,
     )
 
 

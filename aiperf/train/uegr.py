@@ -10,6 +10,8 @@ training, bit for bit.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
@@ -85,6 +87,17 @@ class UegrStep(PlainStep):
         if k == 1:
             return [(low + high) / 2]
         return [low + (high - low) * i / (k - 1) for i in range(k)]
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"rng": self.rng.get_state()}
+        if self.selective is not None:
+            state["selective"] = self.selective.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.set_state(state["rng"])
+        if self.selective is not None:
+            self.selective.load_state_dict(state["selective"])
 
     def update(self, optimizer: torch.optim.Optimizer) -> None:
         if self.selective is None:
