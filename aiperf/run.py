@@ -1,5 +1,8 @@
 """``aiperf run``: the one place that wires spec, cluster, searcher, trials, ledger and score.
 
+Ray is imported only after ``connect_cluster`` has set its environment (token authentication is
+read when ray is first imported), so nothing here imports it at module level.
+
 Read top to bottom: make the run directory, connect Ray, take the inventory, start the clock
 (t0), let Ray Tune run trials on every slot until the deadline (or a signal), close the ledger,
 score it. ``resume_benchmark`` picks up a run whose master died, with the same clock.
@@ -33,7 +36,6 @@ from aiperf.report.rundir import (
 )
 from aiperf.score.ledger import LedgerWriter, RunEnd, RunResume, RunStart, read_ledger, repair_tail
 from aiperf.search import make_searcher
-from aiperf.search.stopper import RunStopper, install_signal_handlers, stop_requested
 from aiperf.spec import SearchSpec, Spec, dump_spec, load_spec
 from aiperf.train.remote import tune_trainable
 from aiperf.train.trial import TrialContext
@@ -101,6 +103,8 @@ def resume_benchmark(
 
 
 def _fit(tuner: Any, state: RunState, console: Console | None) -> None:
+    from aiperf.search.stopper import install_signal_handlers
+
     install_signal_handlers()
     with live_progress(state, console):
         tuner.fit()
@@ -110,6 +114,7 @@ def _finish(writer: LedgerWriter, meter: EnergyMeter, deadline: float) -> None:
     """Close the ledger: trials still open were stopped; say why the run ended."""
     from aiperf.cluster import alive_nodes
     from aiperf.score.recorder import current_recorder
+    from aiperf.search.stopper import stop_requested
 
     current_recorder().close_open_trials()
     signal_name = stop_requested()
@@ -158,6 +163,8 @@ def build_tuner(
     """A Ray Tune experiment: the spec's searcher, one trial per slot, stopped at the deadline,
     failed trials retried from their last checkpoint."""
     from ray import tune
+
+    from aiperf.search.stopper import RunStopper  # imports ray: only once Ray is set up
 
     return tune.Tuner(
         _trainable(spec, per_trial),

@@ -141,3 +141,10 @@ def test_sysinfo_without_a_gpu(capsys) -> None:
     assert inventory["gpus"] == [] and inventory["gpu_note"]
     fp32 = inventory["peak_flops"]["fp32"]
     assert fp32["measured_flops"] > 0
+
+
+def test_importing_the_run_does_not_import_ray() -> None:
+    """Ray reads its auth settings on import: aiperf must set them first (cluster.connect)."""
+    code = "import sys, aiperf.run, aiperf.cli; print('ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

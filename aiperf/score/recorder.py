@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 from ray import tune
@@ -105,7 +106,10 @@ class LedgerRecorder(tune.Callback):
 
 
 def _error(trial: Any) -> str:
-    """The last line of the trial's error (the exception and its message)."""
-    error = trial.get_error() if hasattr(trial, "get_error") else None
-    lines = str(error or "trial failed").strip().splitlines()
+    """The last line of the trial's latest error: the exception and its message."""
+    try:
+        text = Path(trial.error_file).read_text(encoding="utf-8", errors="replace")
+    except (OSError, TypeError):
+        return "trial failed (no error file)"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     return (lines[-1] if lines else "trial failed")[:500]
