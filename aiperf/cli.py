@@ -6,6 +6,7 @@ User mistakes (a bad spec, genome, path) print one line and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -157,10 +158,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         num_cpus=spec.resources.num_cpus,
     )
     console = Console(stderr=args.json)
-    if args.resume:
-        run_dir, summary = resume_benchmark(args.resume, options, console)
-    else:
-        run_dir, summary = run_benchmark(spec, args.out, options, console, args.netbench)
+    # With --json, stdout carries only the summary: Ray's own messages go to stderr.
+    quiet = contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
+    with quiet:
+        if args.resume:
+            run_dir, summary = resume_benchmark(args.resume, options, console)
+        else:
+            run_dir, summary = run_benchmark(spec, args.out, options, console, args.netbench)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

@@ -58,9 +58,20 @@ def _wait_for_port(ip: str, port: int, timeout_s: float) -> None:
     raise TimeoutError(f"no Ray head on {ip}:{port} after {timeout_s}s")
 
 
-def start_cluster(root: Path, port: int, cpus: int = 2, gpus: int = 0) -> RayCluster:
+FAST_HEALTH_CHECKS = {  # a dead node is noticed in ~2 s instead of ~14 s
+    "RAY_health_check_initial_delay_ms": "500",
+    "RAY_health_check_period_ms": "500",
+    "RAY_health_check_timeout_ms": "500",
+    "RAY_health_check_failure_threshold": "3",
+}
+
+
+def start_cluster(
+    root: Path, port: int, cpus: int = 2, gpus: int = 0, fast_health_checks: bool = False
+) -> RayCluster:
     """Head on 127.0.0.2 and a worker on 127.0.0.3, each with ``cpus`` and ``gpus`` (logical)."""
     env = {
+        **(FAST_HEALTH_CHECKS if fast_health_checks else {}),
         **os.environ,
         "RAY_AUTH_MODE": "token",
         "RAY_AUTH_TOKEN": secrets.token_hex(32),

@@ -32,7 +32,7 @@ def cluster(tmp_path_factory):
 
 
 def aiperf_run(cluster, out, *extra: str) -> subprocess.CompletedProcess:
-    argv = [sys.executable, "-m", "aiperf.cli", "run", "--spec", "tiny", "--duration", "25s"]
+    argv = [sys.executable, "-m", "aiperf.cli", "run", "--spec", "tiny", "--duration", "40s"]
     argv += ["--nodes", "2", "--node-timeout", "60s", "--address", cluster.address]
     argv += ["--out", str(out), "--json", *TINY, *extra]
     env = {k: v for k, v in cluster.env.items() if k != "RAY_ADDRESS"}

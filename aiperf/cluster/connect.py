@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,14 @@ def prepare_environment(embedded: bool, token_file: Path | None = None) -> None:
     elif embedded and "RAY_AUTH_MODE" not in os.environ:
         os.environ["RAY_AUTH_MODE"] = "token"
         os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
+    _reload_ray_config()
+
+
+def _reload_ray_config() -> None:
+    """Ray caches its auth settings when first imported; if something imported it before the
+    variables above were set, re-read them (as Ray itself does when it enables token auth)."""
+    if "ray._raylet" in sys.modules:
+        sys.modules["ray._raylet"].Config.initialize("")
 
 
 def connect(
