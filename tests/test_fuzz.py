@@ -23,9 +23,11 @@ FUZZ = settings(
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-KEYS = ["name", "seed", "duration", "workload", "train_size", "kind", "search", "space",
-        "epochs", "min", "max", "uegr", "k", "rho", "embed_dim", "blocks", "type", "heads",
-        "kernel", "width", "pooling", "dropout", "bogus", "robustness", "attack", "score"]  # fmt: skip
+KEYS = [
+    "name", "seed", "duration", "workload", "train_size", "kind", "search", "space", "epochs",
+    "min", "max", "uegr", "k", "rho", "embed_dim", "blocks", "type", "heads", "kernel", "width",
+    "pooling", "dropout", "bogus", "robustness", "attack", "score",
+]  # fmt: skip
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(-5, 300), st.floats(allow_nan=True),
     st.text(max_size=8), st.sampled_from(["transformer", "conv", "mean", "tsv", "5m", "-1h"]),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,9 @@ SUMMARY = "summary.json"
 TRIALS = "trials.csv"
 TIMELINE = "timeline.csv"
 TUNE = "tune"
+
+
+MIN_FREE_BYTES = 100_000_000  # ledger, checkpoints and reports of a long run fit easily
 
 
 class RunDirError(ValueError):
@@ -47,6 +51,9 @@ def create_run_dir(out: Path | None, spec: Spec, results_root: Path = Path("resu
         probe.unlink()
     except OSError as err:
         raise RunDirError(f"--out {run_dir}: not writable ({err.strerror})") from None
+    free = shutil.disk_usage(run_dir).free
+    if free < MIN_FREE_BYTES:
+        raise RunDirError(f"--out {run_dir}: only {free / 1e6:.0f} MB free (need 100 MB)")
     return run_dir
 
 
