@@ -172,13 +172,8 @@ def _summary(members: dict[str, bytes], failures: list[str]) -> dict[str, Any] |
     if name not in members:
         failures.append(f"{name} is missing: there is no claimed score")
         return None
-    try:
-        summary = json.loads(members[name])
-    except ValueError as err:
-        failures.append(f"{name} is not valid JSON ({err})")
-        return None
-    if not isinstance(summary, dict):
-        failures.append(f"{name} must hold a JSON object")
+    summary = _json_object(name, members[name], failures)
+    if summary is None:
         return None
     missing = [key for key in REQUIRED_SUMMARY_KEYS if key not in summary]
     if missing:
@@ -252,15 +247,20 @@ def _named(err: Exception, path: Path, name: str) -> str:
 
 
 def _run_system(data: bytes, failures: list[str]) -> dict[str, Any] | None:
+    return _json_object(RUN_PREFIX + SYSTEM, data, failures)
+
+
+def _json_object(name: str, data: bytes, failures: list[str]) -> dict[str, Any] | None:
+    """``data`` parsed as a JSON object, or None with the reason appended to ``failures``."""
     try:
-        system = json.loads(data)
+        value = json.loads(data)
     except ValueError as err:
-        failures.append(f"{RUN_PREFIX + SYSTEM} is not valid JSON ({err})")
+        failures.append(f"{name} is not valid JSON ({err})")
         return None
-    if not isinstance(system, dict):
-        failures.append(f"{RUN_PREFIX + SYSTEM} must hold a JSON object")
+    if not isinstance(value, dict):
+        failures.append(f"{name} must hold a JSON object")
         return None
-    return system
+    return value
 
 
 def claim_failures(summary: dict[str, Any], rescored: dict[str, Any]) -> list[str]:

@@ -87,13 +87,13 @@ def run_trial(
         return pass_costs(genome, batch, workload.max_len, workload.num_classes)
 
     step = build_step(model)
-    extra = {"node": socket.gethostname(), "gpu_ids": [], "visible_devices": None}
-    extra |= {**(where or {}), "device": device}
-    extra["flops_check_error"] = None
+    check_error = None  # a resumed trial was checked before its first report
     if context.train.flops_self_check and resume is None:
         batch = first_batch(workload.train, hparams.batch_size, device)
         analytic = costs(len(batch[2])).step_flops(step.passes)
-        extra["flops_check_error"] = check_step_flops(model, build_step, batch, analytic).rel_error
+        check_error = check_step_flops(model, build_step, batch, analytic).rel_error
+    extra = {"node": socket.gethostname(), "gpu_ids": [], "visible_devices": None, **(where or {})}
+    extra |= {"device": device, "flops_check_error": check_error}
     evaluate = Evaluator(workload, context.robustness, costs, context.train.eval_batch_size, device)
     return train_trial(
         step,
