@@ -43,7 +43,7 @@ def best_test_after(name: str, seed: int, trials: int) -> float:
     for i in range(trials):
         config = searcher.suggest(str(i))
         reports: list[dict] = []
-        run_trial(config, context, lambda metrics, _: reports.append(metrics))
+        run_trial(config, context, lambda metrics, _, sink=reports: sink.append(metrics))
         final = reports[-1]
         searcher.on_trial_complete(str(i), {"val_accuracy": final["val_accuracy"]})
         best = max(best, (final["val_accuracy"], final["test_accuracy"]))
