@@ -145,3 +145,14 @@ def test_energy_gives_flops_per_watt(tmp_path) -> None:
     summary, _ = score_run(read_ledger(path), spec())
     assert summary["energy_j"] == 65.0
     assert summary["flops_per_watt"] == pytest.approx(650 / 65.0)
+
+
+def test_energy_of_one_node_is_not_reported_for_a_cluster(tmp_path) -> None:
+    path = tmp_path / "ledger.jsonl"
+    write_example_ledger(path)
+    lines = path.read_text().splitlines()
+    lines[-1] = lines[-1].replace('"energy": null', '"energy": {"total_j": 65.0}')
+    path.write_text("\n".join(lines) + "\n")
+    summary, _ = score_run(read_ledger(path), spec(), system_with_peaks(1000.0, 500.0))
+    assert summary["energy_j"] is None and summary["flops_per_watt"] is None
+    assert any("master's node only" in note for note in summary["hardware_notes"])

@@ -36,6 +36,9 @@ def hardware_fields(
     datasheet, measured = total_peaks(system, precision)
     energy = energy or {}
     energy_j = energy.get("total_j")
+    if len((system or {}).get("nodes") or []) > 1 and energy_j is not None:
+        energy = {"note": "energy counters are read on the master's node only: not a cluster total"}
+        energy_j = None
     notes = []
     if datasheet is None:
         notes.append(f"no datasheet peak for every device at {precision}")
