@@ -31,8 +31,8 @@ def cluster(tmp_path_factory):
     stop_cluster(running)
 
 
-def aiperf_run(cluster, out, *extra: str) -> subprocess.CompletedProcess:
-    argv = [sys.executable, "-m", "aiperf.cli", "run", "--spec", "tiny", "--duration", "40s"]
+def aiperf_run(cluster, out, *extra: str, duration: str = "40s") -> subprocess.CompletedProcess:
+    argv = [sys.executable, "-m", "aiperf.cli", "run", "--spec", "tiny", "--duration", duration]
     argv += ["--nodes", "2", "--node-timeout", "60s", "--address", cluster.address]
     argv += ["--out", str(out), "--json", *TINY, *extra]
     env = {k: v for k, v in cluster.env.items() if k != "RAY_ADDRESS"}
@@ -76,7 +76,7 @@ def test_fractional_gpus_double_the_slots(cluster, tmp_path) -> None:
 
 
 def test_zero_gpu_trials_see_no_gpu(cluster, tmp_path) -> None:
-    done = aiperf_run(cluster, tmp_path / "run", "--set=resources.gpus_per_trial=0")
+    done = aiperf_run(cluster, tmp_path / "run", "--set=resources.gpus_per_trial=0", duration="25s")
     assert done.returncode == 0, done.stderr[-2000:]
     _, reports = records(tmp_path / "run")
     assert reports and all(r["gpu_ids"] == [] and r["visible_devices"] == "" for r in reports)

@@ -26,7 +26,7 @@ def cluster(tmp_path_factory):
 
 def test_the_run_survives_a_lost_node(cluster, tmp_path) -> None:
     out = tmp_path / "run"
-    args = ["run", "--nodes", "2", "--address", cluster.address, "--duration", "50s"]
+    args = ["run", "--nodes", "2", "--address", cluster.address, "--duration", "45s"]
     args += ["--out", str(out), "--json", *SMALL, "--set=search.space.epochs={min: 4, max: 8}"]
     process = start_aiperf([a for a in args if a != "--set=resources.num_cpus=2"], cluster.env)
     ledger_path = out / "ledger.jsonl"

@@ -25,7 +25,9 @@ SMALL = [
 
 @pytest.mark.parametrize(
     ("searcher", "scheduler"),
-    [(name, "none") for name in sorted(SEARCHERS)] + [("morphism", "asha")],
+    # random search in Tune is what every end-to-end test runs; ASHA rides along with morphism
+    [(name, "none") for name in sorted(SEARCHERS) if name not in ("random", "morphism")]
+    + [("morphism", "asha")],
 )
 def test_searcher_runs_in_tune(ray_session, tmp_path, searcher: str, scheduler: str) -> None:
     spec = load_spec(
