@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sysinfo = commands.add_parser("sysinfo", help="this node's CPU, GPUs, peak and measured FLOPS")
     sysinfo.add_argument("--no-measure", action="store_true", help="skip the short GEMM runs")
+    sysinfo.add_argument("--address", help="a Ray cluster: the inventory of every alive node")
+    sysinfo.add_argument("--token-file", type=Path, help="the cluster's Ray auth token file")
+    sysinfo.add_argument("--nodes", type=int, default=1, help="wait until N nodes are alive")
     sysinfo.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sysinfo.set_defaults(handler=_cmd_sysinfo)
 
@@ -232,14 +235,22 @@ def _cmd_flops(args: argparse.Namespace) -> int:
 
 
 def _cmd_sysinfo(args: argparse.Namespace) -> int:
-    from aiperf.hw import node_inventory
+    if args.address:
+        from aiperf.cluster import ClusterOptions, connect_cluster
+        from aiperf.cluster.inventory import cluster_inventory
 
-    inventory = node_inventory(measure=not args.no_measure)
-    if args.json:
-        print(json.dumps(inventory, indent=2))
+        options = ClusterOptions(args.address, args.nodes, 60.0, args.token_file)
+        inventories = cluster_inventory(connect_cluster(options))
     else:
-        from aiperf.report.console import sysinfo_table
+        from aiperf.hw import node_inventory
 
+        inventories = [node_inventory(measure=not args.no_measure)]
+    if args.json:
+        print(json.dumps(inventories if args.address else inventories[0], indent=2))
+        return 0
+    from aiperf.report.console import sysinfo_table
+
+    for inventory in inventories:
         sysinfo_table(inventory)
     return 0
 

@@ -82,6 +82,16 @@ def test_zero_gpu_trials_see_no_gpu(cluster, tmp_path) -> None:
     assert reports and all(r["gpu_ids"] == [] and r["visible_devices"] == "" for r in reports)
 
 
+def test_sysinfo_lists_every_node(cluster) -> None:
+    argv = [sys.executable, "-m", "aiperf.cli", "sysinfo", "--json", "--address", cluster.address]
+    argv += ["--nodes", "2"]
+    done = subprocess.run(argv, env=cluster.env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    inventories = json.loads(done.stdout)
+    assert sorted(i["ray_node_ip"] for i in inventories) == [HEAD_IP, WORKER_IP]
+    assert all(i["peak_flops"]["fp32"]["measured_flops"] > 0 for i in inventories)
+
+
 def test_too_few_nodes_is_a_clear_error(cluster, tmp_path) -> None:
     argv = [sys.executable, "-m", "aiperf.cli", "run", "--nodes", "3", "--node-timeout", "2s"]
     argv += ["--address", cluster.address, "--out", str(tmp_path / "run")]
