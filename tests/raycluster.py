@@ -92,13 +92,14 @@ def start_cluster(
 
 
 def stop_cluster(cluster: RayCluster) -> None:
-    """SIGTERM every `ray start --block` (worker first), SIGKILL after a grace period."""
+    """SIGTERM every `ray start --block` (worker first), SIGKILL after a short grace period (a
+    head drains for up to 30 s otherwise), then sweep what is left by PID."""
     for process in reversed(cluster.processes):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
     for process in reversed(cluster.processes):
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=8)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
