@@ -42,7 +42,7 @@ VALUES = st.recursive(
 GENOME = {"embed_dim": 16, "blocks": [{"type": "conv", "kernel": 3, "width": 16}]}
 
 
-def one_line_or_ok(code: int, err: str) -> None:
+def assert_one_line_or_ok(code: int, err: str) -> None:
     assert code in (0, 2), err
     if code == 2:
         assert err.count("\n") == 1 and "Traceback" not in err, err
@@ -55,7 +55,7 @@ def test_fuzzed_specs(tmp_path_factory, capsys, raw) -> None:
     (folder / "spec.yaml").write_text(yaml.safe_dump(raw))
     (folder / "g.json").write_text(json.dumps(GENOME))
     code = main(["flops", "--genome", str(folder / "g.json"), "--spec", str(folder / "spec.yaml")])
-    one_line_or_ok(code, capsys.readouterr().err)
+    assert_one_line_or_ok(code, capsys.readouterr().err)
 
 
 @FUZZ
@@ -63,7 +63,7 @@ def test_fuzzed_specs(tmp_path_factory, capsys, raw) -> None:
 def test_fuzzed_genomes(tmp_path_factory, capsys, raw) -> None:
     path = tmp_path_factory.mktemp("genome") / "g.json"
     path.write_text(json.dumps(raw, allow_nan=True))
-    one_line_or_ok(main(["flops", "--genome", str(path)]), capsys.readouterr().err)
+    assert_one_line_or_ok(main(["flops", "--genome", str(path)]), capsys.readouterr().err)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_fuzzed_run_directories(run_dir, tmp_path_factory, capsys, name, seed, m
         path.unlink()
     else:
         path.write_bytes(rng.randbytes(rng.randrange(1, 200)))
-    one_line_or_ok(main(["report", str(folder)]), capsys.readouterr().err)
+    assert_one_line_or_ok(main(["report", str(folder)]), capsys.readouterr().err)
 
 
 @FUZZ
