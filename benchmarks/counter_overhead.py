@@ -9,7 +9,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from aiperf.flops.passes import pass_costs
+from aiperf.flops import pass_costs
 from aiperf.models import build_model, genome_from_dict
 from aiperf.spec import TrainSpec, UegrSpec
 from aiperf.train import UegrStep

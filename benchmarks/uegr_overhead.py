@@ -14,7 +14,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from aiperf.flops.passes import PLAIN_STEP, step_flops_for
+from aiperf.flops import PLAIN_STEP, step_flops_for
 from aiperf.models import build_model, genome_from_dict
 from aiperf.spec import TrainSpec, UegrSpec
 from aiperf.train import PlainStep, UegrStep

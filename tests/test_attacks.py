@@ -7,7 +7,7 @@ import functools
 import pytest
 import torch
 
-from aiperf.flops.passes import pass_costs
+from aiperf.flops import pass_costs
 from aiperf.models import build_model, genome_from_dict
 from aiperf.spec import RobustnessSpec, TrainSpec, WorkloadSpec
 from aiperf.train import Hparams, PlainStep, train_trial

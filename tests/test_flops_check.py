@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from ledgers import write_example_ledger
 
-from aiperf.flops.passes import PLAIN_STEP, step_flops_for
+from aiperf.flops import PLAIN_STEP, step_flops_for
 from aiperf.models import build_model, genome_from_dict
 from aiperf.score import read_ledger, score_run
 from aiperf.spec import TrainSpec, UegrSpec, parse_spec

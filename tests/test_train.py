@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aiperf.flops.passes import step_flops_for
+from aiperf.flops import step_flops_for
 from aiperf.models import genome_from_dict
 from aiperf.spec import parse_spec
 from aiperf.train import TrainingDiverged, TrialContext, run_trial, uegr_passes

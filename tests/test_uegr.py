@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from aiperf.flops.passes import step_flops_for
+from aiperf.flops import step_flops_for
 from aiperf.models import build_model, genome_from_dict
 from aiperf.spec import TrainSpec, UegrSpec
 from aiperf.train import PlainStep, UegrStep, uegr_passes

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiperf.flops.formulas import FlopsError, LayerShape, formula_for
+from aiperf.flops.passes import PLAIN_STEP, PassCosts, StepPasses
 from aiperf.models.genome import BlockGene, ConvGene, Genome, TransformerGene
 
 
@@ -106,11 +107,30 @@ def layer_ops(genome: Genome, num_classes: int) -> list[LayerOp]:
     return ops + _head_ops(genome, num_classes)
 
 
+def op_costs(op: LayerOp, batch: int, seq: int) -> PassCosts:
+    """Forward, weight-gradient and input-gradient FLOPs of one op: the one place ops are priced."""
+    formula, shape = formula_for(op.kind), op.shape(batch, seq)
+    return PassCosts(formula.forward(shape), formula.weight_grad(shape), formula.input_grad(shape))
+
+
 def op_flops(op: LayerOp, batch: int, seq: int, input_grad: bool = True) -> PassFlops:
     """Forward and backward FLOPs of one op; ``input_grad=False`` skips its input gradient."""
-    formula, shape = formula_for(op.kind), op.shape(batch, seq)
-    backward_flops = formula.weight_grad(shape) + (formula.input_grad(shape) if input_grad else 0)
-    return PassFlops(formula.forward(shape), backward_flops)
+    costs = op_costs(op, batch, seq)
+    backward = costs.weight_grad_flops + (costs.input_grad_flops if input_grad else 0)
+    return PassFlops(costs.forward_flops, backward)
+
+
+def pass_costs(genome: Genome, batch: int, seq: int, num_classes: int) -> PassCosts:
+    """Per-pass FLOPs of the genome's model on a (batch, seq) batch."""
+    ops = layer_ops(genome, num_classes)
+    return sum((op_costs(op, batch, seq) for op in ops), PassCosts(0, 0, 0))
+
+
+def step_flops_for(
+    genome: Genome, batch: int, seq: int, num_classes: int, passes: StepPasses = PLAIN_STEP
+) -> int:
+    """FLOPs of one optimizer step that runs ``passes`` over a (batch, seq) batch."""
+    return pass_costs(genome, batch, seq, num_classes).step_flops(passes)
 
 
 def count_ops(ops: list[LayerOp], batch: int, seq: int, input_grad_first: bool = True) -> PassFlops:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from aiperf.flops.counter import breakdown
-from aiperf.flops.passes import StepPasses, pass_costs
+from aiperf.flops.counter import breakdown, pass_costs
+from aiperf.flops.passes import StepPasses
 from aiperf.models.genome import Genome
 
 

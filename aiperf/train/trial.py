@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from aiperf.flops.passes import PassCosts, pass_costs
+from aiperf.flops import PassCosts, pass_costs
 from aiperf.models import build_model, genome_from_dict
 from aiperf.spec import RobustnessSpec, Spec, TrainSpec, UegrSpec, WorkloadSpec
 from aiperf.train.evaluate import Evaluator
