@@ -67,7 +67,7 @@ def run_benchmark(
     tuner = build_tuner(spec, run_dir, per_trial, slots, _recorder(writer, state), t0)
     _fit(tuner, state, console)
     _finish(writer, meter, t0 + spec.duration)
-    return run_dir, write_derived(run_dir, spec)
+    return run_dir, write_derived(run_dir, spec).summary
 
 
 def resume_benchmark(
@@ -99,7 +99,7 @@ def resume_benchmark(
     )
     _fit(tuner, state, console)
     _finish(writer, meter, t0 + spec.duration)
-    return run_dir, write_derived(run_dir, spec)
+    return run_dir, write_derived(run_dir, spec).summary
 
 
 def _fit(tuner: Any, state: RunState, console: Console | None) -> None:

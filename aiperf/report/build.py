@@ -21,24 +21,18 @@ from aiperf.report.rundir import (
     REPORT_HTML,
     SPEC,
     SUMMARY_MD,
-    SYSTEM,
     RunDirError,
-    read_json,
     write_text_atomic,
 )
-from aiperf.score import read_ledger, score_run
-from aiperf.spec import load_spec
 
 
 def build_report(run_dir: Path) -> dict[str, Any]:
     """Recompute the summary from the ledger (as ``aiperf run`` did), write every report file
     and return the summary."""
     require_run_dir(run_dir)
-    spec = load_spec(run_dir / SPEC)
-    summary = write_derived(run_dir, spec)
-    ledger = read_ledger(run_dir / LEDGER)
-    system = read_json(run_dir / SYSTEM) if (run_dir / SYSTEM).exists() else None
-    _, timeline = score_run(ledger, spec, system)
+    scored = write_derived(run_dir)
+    spec, ledger, system = scored.spec, scored.ledger, scored.system
+    summary, timeline = scored.summary, scored.timeline
     plots = render_plots(timeline, ledger, summary, spec.quality_gate)
     paths = write_plots(plots, run_dir / PLOTS)
     spec_text = (run_dir / SPEC).read_text(encoding="utf-8")

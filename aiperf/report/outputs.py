@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiperf.report.rundir import LEDGER, SPEC, SUMMARY, SYSTEM, read_json, write_json_atomic
 from aiperf.report.tables import write_tables
-from aiperf.score import read_ledger, score_run
+from aiperf.score import Ledger, TimelinePoint, read_ledger, score_run
 from aiperf.spec import Spec, load_spec
 
 
-def write_derived(run_dir: Path, spec: Spec | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ScoredRun:
+    """A run directory read and scored once: what the report and the summary are made from."""
+
+    spec: Spec
+    ledger: Ledger
+    system: dict[str, Any] | None
+    summary: dict[str, Any]
+    timeline: list[TimelinePoint]
+
+
+def write_derived(run_dir: Path, spec: Spec | None = None) -> ScoredRun:
     """Score the run from its ledger; rewrite summary.json, trials.csv and timeline.csv."""
     spec = spec or load_spec(run_dir / SPEC)
     ledger = read_ledger(run_dir / LEDGER)
@@ -19,4 +31,4 @@ def write_derived(run_dir: Path, spec: Spec | None = None) -> dict[str, Any]:
     summary, timeline = score_run(ledger, spec, system)
     write_json_atomic(run_dir / SUMMARY, summary)
     write_tables(run_dir, ledger, timeline)
-    return summary
+    return ScoredRun(spec, ledger, system, summary, timeline)
