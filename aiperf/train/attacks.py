@@ -71,19 +71,28 @@ def word_substitution_attack(
     n = min(spec.samples, len(text))
     sentences = [tokenize(s) for s in text.sentences[:n]]
     labels = torch.tensor(text.labels[:n])
-    scorer = _TrueClassScorer(model, workload, batch_size, device, costs)
-    current = scorer.probabilities(sentences, labels)
+    scorer = _Scorer(model, workload, batch_size, device, costs)
+    logits = scorer.logits(sentences)  # (N, C): of each sentence as it stands now
     for _ in range(spec.swaps):
-        candidates, owners = _candidates(sentences, workload.synonyms, workload.max_len)
+        fooled = logits.argmax(-1) != labels
+        alive = [i for i in range(n) if not fooled[i]]  # a fooled sentence needs no more swaps
+        standing = [sentences[i] for i in alive]
+        candidates, owners = _candidates(standing, workload.synonyms, workload.max_len)
         if not candidates:
             break
-        scores = scorer.probabilities(candidates, labels[owners])
-        best = _best_swap_per_sentence(scores, torch.tensor(owners), n)
-        for index, candidate in best.items():
+        owner_ids = torch.tensor([alive[o] for o in owners])
+        candidate_logits = scorer.logits(candidates)  # (M, C)
+        scores = _true_class_probability(candidate_logits, labels[owner_ids])
+        current = _true_class_probability(logits, labels)
+        for index, candidate in _best_swap_per_sentence(scores, owner_ids).items():
             if scores[candidate] < current[index]:
-                sentences[index], current[index] = candidates[candidate], scores[candidate]
-    correct = scorer.correct(sentences, labels)
+                sentences[index], logits[index] = candidates[candidate], candidate_logits[candidate]
+    correct = int((logits.argmax(-1) == labels).sum())
     return AttackResult(correct / max(n, 1), scorer.flops, n)
+
+
+def _true_class_probability(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return logits.softmax(-1).gather(1, labels.view(-1, 1)).squeeze(1)  # (N,)
 
 
 def _candidates(
@@ -99,7 +108,7 @@ def _candidates(
     return candidates, owners
 
 
-def _best_swap_per_sentence(scores: torch.Tensor, owners: torch.Tensor, n: int) -> dict[int, int]:
+def _best_swap_per_sentence(scores: torch.Tensor, owners: torch.Tensor) -> dict[int, int]:
     """For each sentence, the candidate index with the lowest true-class probability."""
     best: dict[int, int] = {}
     for candidate, owner in enumerate(owners.tolist()):
@@ -108,7 +117,7 @@ def _best_swap_per_sentence(scores: torch.Tensor, owners: torch.Tensor, n: int) 
     return best
 
 
-class _TrueClassScorer:
+class _Scorer:
     """Evaluates token lists in batches (eval mode, no gradients) and counts the FLOPs run."""
 
     def __init__(
@@ -126,13 +135,6 @@ class _TrueClassScorer:
             outputs.append(self.model(tokens.to(self.device), mask.to(self.device)).float().cpu())
             self.flops += self.costs(len(chunk)).forward_flops
         return torch.cat(outputs)  # (N, C)
-
-    def probabilities(self, sentences: list[list[str]], labels: torch.Tensor) -> torch.Tensor:
-        probs = self.logits(sentences).softmax(-1)
-        return probs.gather(1, labels.view(-1, 1)).squeeze(1)  # (N,)
-
-    def correct(self, sentences: list[list[str]], labels: torch.Tensor) -> int:
-        return int((self.logits(sentences).argmax(-1) == labels).sum())
 
 
 ATTACKS = {"pgd": pgd_attack, "word_substitution": word_substitution_attack}
