@@ -241,18 +241,22 @@ def resolve_spec_path(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
     if path.is_file():
         return path
-    for folder in _spec_folders():
-        candidate = folder / f"{name_or_path}.yaml"
-        if candidate.is_file():
-            return candidate
-    raise SpecError(f"spec: no such file or shipped spec name: {name_or_path}")
+    shipped = shipped_file(Path("benchmark_specs") / f"{name_or_path}.yaml")
+    if shipped is None:
+        raise SpecError(f"spec: no such file or shipped spec name: {name_or_path}")
+    return shipped
 
 
-def _spec_folders() -> list[Path]:
+def shipped_file(relative: Path) -> Path | None:
+    """A file aiperf ships outside the package (specs, launch templates): under the working
+    directory, the source tree, or the install prefix's ``share/aiperf``, first found wins."""
     import sys
 
-    repo = Path(__file__).resolve().parent.parent / "benchmark_specs"
-    return [Path.cwd() / "benchmark_specs", repo, Path(sys.prefix) / "share/aiperf/benchmark_specs"]
+    source_tree = Path(__file__).resolve().parent.parent
+    for base in (Path.cwd(), source_tree, Path(sys.prefix) / "share/aiperf"):
+        if (base / relative).is_file():
+            return base / relative
+    return None
 
 
 def load_spec(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Spec:

@@ -17,6 +17,8 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from aiperf.spec import shipped_file
+
 TEMPLATE = Path("launch/slurm/aiperf.sbatch")
 JOB_RECORD = "slurm.json"
 _TIME_RE = re.compile(r"^(\d+-)?\d{1,2}:\d{2}:\d{2}$")
@@ -50,12 +52,11 @@ class SlurmJob:
 
 
 def template_path() -> Path:
-    """The batch template: beside the working directory, the source tree, or the install."""
-    here = Path(__file__).resolve().parents[2]
-    for base in (Path.cwd(), here, Path(sys.prefix) / "share/aiperf"):
-        if (base / TEMPLATE).is_file():
-            return base / TEMPLATE
-    raise ValueError(f"slurm: template {TEMPLATE} not found")
+    """The batch template shipped with aiperf (see ``aiperf.spec.shipped_file``)."""
+    path = shipped_file(TEMPLATE)
+    if path is None:
+        raise ValueError(f"slurm: template {TEMPLATE} not found")
+    return path
 
 
 def render_batch_script(job: SlurmJob, venv_bin: Path | None = None) -> str:
