@@ -11,7 +11,7 @@ from aiperf.flops import pass_costs
 from aiperf.models import build_model, genome_from_dict
 from aiperf.spec import RobustnessSpec, TrainSpec, WorkloadSpec
 from aiperf.train import Hparams, PlainStep, train_trial
-from aiperf.train.attacks import _candidates, robust_accuracy
+from aiperf.train.attacks import EvalContext, _candidates, robust_accuracy
 from aiperf.train.evaluate import Evaluation, accuracy
 from aiperf.workload import load_workload, tokenize
 
@@ -45,7 +45,7 @@ def trained():
 
 def attack(net, **fields):
     spec = RobustnessSpec(samples=200, **fields)
-    return robust_accuracy(net, WORKLOAD, spec, costs, 64, "cpu")
+    return robust_accuracy(net, EvalContext(WORKLOAD, spec, costs, 64, "cpu"))
 
 
 def clean_accuracy(net, n: int = 200) -> float:
@@ -99,7 +99,7 @@ def test_candidates_swap_one_word_for_a_synonym() -> None:
 
 def test_robustness_off_and_unknown_attack(trained) -> None:
     spec = RobustnessSpec(samples=0)
-    assert robust_accuracy(trained, WORKLOAD, spec, costs, 64, "cpu") is None
+    assert robust_accuracy(trained, EvalContext(WORKLOAD, spec, costs, 64, "cpu")) is None
     bad = RobustnessSpec.model_construct(attack="hotflip", samples=10)
     with pytest.raises(ValueError, match="valid: \\['pgd', 'word_substitution'\\]"):
-        robust_accuracy(trained, WORKLOAD, bad, costs, 64, "cpu")
+        robust_accuracy(trained, EvalContext(WORKLOAD, bad, costs, 64, "cpu"))

@@ -29,20 +29,25 @@ class AttackResult:
     samples: int
 
 
-def pgd_attack(
-    model: torch.nn.Module,
-    workload: Workload,
-    spec: RobustnessSpec,
-    costs: Costs,
-    batch_size: int,
-    device: str,
-) -> AttackResult:
-    """Accuracy on the first ``spec.samples`` test sentences under embedding-space PGD."""
-    split = workload.test
+@dataclass(frozen=True)
+class EvalContext:
+    """What evaluating a trial's model needs: the data, the attack, the model's per-pass FLOPs,
+    the batch size and the device."""
+
+    workload: Workload
+    robustness: RobustnessSpec
+    costs: Costs
+    batch_size: int
+    device: str
+
+
+def pgd_attack(model: torch.nn.Module, ctx: EvalContext) -> AttackResult:
+    """Accuracy on the first ``samples`` test sentences under embedding-space PGD."""
+    spec, split, device = ctx.robustness, ctx.workload.test, ctx.device
     n = min(spec.samples, len(split))
     correct = flops = 0
-    for start in range(0, n, batch_size):
-        end = min(start + batch_size, n)
+    for start in range(0, n, ctx.batch_size):
+        end = min(start + ctx.batch_size, n)
         tokens, mask = split.tokens[start:end].to(device), split.mask[start:end].to(device)
         labels = split.labels[start:end].to(device)
         e = model.embed_words(tokens).detach()  # (B, S, D)
@@ -53,25 +58,19 @@ def pgd_attack(
         delta = perturbation(loss_of, e, mask, spec.epsilon, spec.steps)
         with torch.no_grad():
             correct += (model.encode(e + delta, mask).argmax(-1) == labels).sum().item()
-        cost = costs(end - start)
+        cost = ctx.costs(end - start)
         flops += spec.steps * (cost.forward_flops + cost.input_grad_flops) + cost.forward_flops
     return AttackResult(correct / max(n, 1), flops, n)
 
 
-def word_substitution_attack(
-    model: torch.nn.Module,
-    workload: Workload,
-    spec: RobustnessSpec,
-    costs: Costs,
-    batch_size: int,
-    device: str,
-) -> AttackResult:
-    """Accuracy on the first ``spec.samples`` test sentences under greedy synonym swaps."""
+def word_substitution_attack(model: torch.nn.Module, ctx: EvalContext) -> AttackResult:
+    """Accuracy on the first ``samples`` test sentences under greedy synonym swaps."""
+    spec, workload = ctx.robustness, ctx.workload
     text = workload.text["test"]
     n = min(spec.samples, len(text))
     sentences = [tokenize(s) for s in text.sentences[:n]]
     labels = torch.tensor(text.labels[:n])
-    scorer = _Scorer(model, workload, batch_size, device, costs)
+    scorer = _Scorer(model, ctx)
     logits = scorer.logits(sentences)  # (N, C): of each sentence as it stands now
     for _ in range(spec.swaps):
         fooled = logits.argmax(-1) != labels
@@ -120,35 +119,27 @@ def _best_swap_per_sentence(scores: torch.Tensor, owners: torch.Tensor) -> dict[
 class _Scorer:
     """Evaluates token lists in batches (eval mode, no gradients) and counts the FLOPs run."""
 
-    def __init__(
-        self, model: torch.nn.Module, workload: Workload, batch_size: int, device: str, costs: Costs
-    ) -> None:
-        self.model, self.workload, self.batch_size = model, workload, batch_size
-        self.device, self.costs, self.flops = device, costs, 0
+    def __init__(self, model: torch.nn.Module, ctx: EvalContext) -> None:
+        self.model, self.ctx, self.flops = model, ctx, 0
 
     @torch.no_grad()
     def logits(self, sentences: list[list[str]]) -> torch.Tensor:
         outputs = []
-        for start in range(0, len(sentences), self.batch_size):
-            chunk = [" ".join(words) for words in sentences[start : start + self.batch_size]]
-            tokens, mask = self.workload.vocab.encode(chunk, self.workload.max_len)
-            outputs.append(self.model(tokens.to(self.device), mask.to(self.device)).float().cpu())
-            self.flops += self.costs(len(chunk)).forward_flops
+        ctx = self.ctx
+        for start in range(0, len(sentences), ctx.batch_size):
+            chunk = [" ".join(words) for words in sentences[start : start + ctx.batch_size]]
+            tokens, mask = ctx.workload.vocab.encode(chunk, ctx.workload.max_len)
+            outputs.append(self.model(tokens.to(ctx.device), mask.to(ctx.device)).float().cpu())
+            self.flops += ctx.costs(len(chunk)).forward_flops
         return torch.cat(outputs)  # (N, C)
 
 
 ATTACKS = {"pgd": pgd_attack, "word_substitution": word_substitution_attack}
 
 
-def robust_accuracy(
-    model: torch.nn.Module,
-    workload: Workload,
-    spec: RobustnessSpec,
-    costs: Costs,
-    batch_size: int,
-    device: str,
-) -> AttackResult | None:
+def robust_accuracy(model: torch.nn.Module, ctx: EvalContext) -> AttackResult | None:
     """The spec's attack on the test split in eval mode; None when ``samples`` is 0."""
+    spec = ctx.robustness
     if spec.samples == 0:
         return None
     attack = ATTACKS.get(spec.attack)
@@ -157,6 +148,6 @@ def robust_accuracy(
     was_training = model.training
     model.eval()
     try:
-        return attack(model, workload, spec, costs, batch_size, device)
+        return attack(model, ctx)
     finally:
         model.train(was_training)

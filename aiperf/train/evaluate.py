@@ -6,9 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
-from aiperf.spec import RobustnessSpec
-from aiperf.train.attacks import Costs, robust_accuracy
-from aiperf.workload import EncodedSplit, Workload
+from aiperf.train.attacks import EvalContext, robust_accuracy
+from aiperf.workload import EncodedSplit
 
 
 @torch.no_grad()
@@ -35,20 +34,12 @@ class Evaluation:
 
 
 @dataclass(frozen=True)
-class Evaluator:
+class Evaluator(EvalContext):
     """Evaluates a model on a workload's val and test splits and under the spec's attack."""
-
-    workload: Workload
-    robustness: RobustnessSpec
-    costs: Costs
-    batch_size: int
-    device: str
 
     def __call__(self, model: torch.nn.Module) -> Evaluation:
         val, test = self.workload.val, self.workload.test
-        attack = robust_accuracy(
-            model, self.workload, self.robustness, self.costs, self.batch_size, self.device
-        )
+        attack = robust_accuracy(model, self)
         clean_flops = self.costs(len(val) + len(test)).forward_flops
         return Evaluation(
             val_accuracy=accuracy(model, val, self.batch_size, self.device),
