@@ -1,6 +1,8 @@
 """The ``aiperf`` command: parses arguments and calls the library; heavy imports happen per command.
 
-User mistakes (a bad spec, genome, path) print one line and exit with status 2.
+Exit status (``aiperf.errors``): 0 done; 1 ``aiperf check`` found failures; 2 a user's mistake
+(any ``UserError``: a bad spec, genome, path, bundle, ledger), shown as one line; 3 a bug in
+aiperf, shown with its traceback; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -10,13 +12,20 @@ import contextlib
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aiperf import __version__
-
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+from aiperf.errors import (
+    EXIT_CHECK_FAILED,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    UserError,
+)
 
 
 def _add_spec_options(parser: argparse.ArgumentParser) -> None:
@@ -152,7 +161,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     overrides = [*args.overrides, *([f"duration={args.duration}"] if args.duration else [])]
     spec = load_spec(args.spec, overrides)
     if args.nodes < 1:
-        raise ValueError(f"--nodes must be ≥ 1 (got {args.nodes})")
+        raise UsageError(f"--nodes must be ≥ 1 (got {args.nodes})")
     options = ClusterOptions(
         address=args.address,
         nodes=args.nodes,
@@ -169,40 +178,39 @@ def _cmd_run(args: argparse.Namespace) -> int:
         else:
             run_dir, summary = run_benchmark(spec, args.out, options, console, args.netbench)
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(summary.to_json(), indent=2))
     else:
         console.print(result_table(summary))
         console.print(f"run directory: {run_dir}")
-    return EXIT_INTERRUPTED if summary["end_reason"].startswith("interrupted") else 0
+    return EXIT_INTERRUPTED if summary.end_reason.startswith("interrupted") else EXIT_OK
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from aiperf.models import genome_id, load_genome
+    from aiperf.search.proposal import Hparams, Proposal
     from aiperf.spec import load_spec
     from aiperf.train import TrialContext, run_trial
 
     spec = load_spec(args.spec, [*args.overrides, *(["uegr.enabled=false"] if args.plain else [])])
-    genome = load_genome(args.genome)
-    config = {
-        "genome": genome.model_dump(mode="json"),
-        "hparams": {
-            "lr": args.lr,
-            "batch_size": args.batch_size,
-            "weight_decay": args.weight_decay,
-            "epochs": args.epochs,
-        },
-        "trial_seed": args.seed,
-    }
-    context = TrialContext.from_spec(spec)
+    if min(args.epochs, args.batch_size) < 1 or args.lr <= 0 or args.weight_decay < 0:
+        raise UsageError("--epochs and --batch-size must be ≥ 1, --lr > 0, --weight-decay ≥ 0")
+    hparams = Hparams(args.lr, args.batch_size, args.weight_decay, args.epochs)
+    proposal = Proposal(load_genome(args.genome), hparams, trial_index=0, trial_seed=args.seed)
     reports: list[dict] = []
-    run_trial(config, context, lambda metrics, _: reports.append(metrics))
-    result = {"genome_id": genome_id(genome), "hparams": config["hparams"], "reports": reports}
+    run_trial(proposal, TrialContext.from_spec(spec), lambda metrics, _: reports.append(metrics))
+    result = {
+        "genome_id": genome_id(proposal.genome),
+        "hparams": asdict(hparams),
+        "reports": reports,
+    }
     result["uegr"] = spec.uegr.enabled
     result |= {
         k: reports[-1][k] for k in ("val_accuracy", "test_accuracy", "robust_accuracy", "loss")
     }
     print(json.dumps(result, indent=2) if args.json else _train_text(result))
-    return 0
+    return EXIT_OK
 
 
 def _cmd_flops(args: argparse.Namespace) -> int:
@@ -214,7 +222,7 @@ def _cmd_flops(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec, args.overrides)
     if args.batch < 1 or (args.seq is not None and args.seq < 1) or args.classes < 2:
-        raise ValueError("--batch and --seq must be ≥ 1 and --classes ≥ 2")
+        raise UsageError("--batch and --seq must be ≥ 1 and --classes ≥ 2")
     passes = uegr_passes(spec.uegr) if spec.uegr.enabled else PlainStep.passes
     attack_steps = spec.robustness.steps if spec.robustness.attack == "pgd" else 0
     report = flops_report(
@@ -231,7 +239,7 @@ def _cmd_flops(args: argparse.Namespace) -> int:
         from aiperf.report.console import flops_tables
 
         flops_tables(report)
-    return 0
+    return EXIT_OK
 
 
 def _cmd_sysinfo(args: argparse.Namespace) -> int:
@@ -247,12 +255,12 @@ def _cmd_sysinfo(args: argparse.Namespace) -> int:
         inventories = [node_inventory(measure=not args.no_measure)]
     if args.json:
         print(json.dumps(inventories if args.address else inventories[0], indent=2))
-        return 0
+        return EXIT_OK
     from aiperf.report.console import sysinfo_table
 
     for inventory in inventories:
         sysinfo_table(inventory)
-    return 0
+    return EXIT_OK
 
 
 def _cmd_netbench(args: argparse.Namespace) -> int:
@@ -260,9 +268,9 @@ def _cmd_netbench(args: argparse.Namespace) -> int:
 
     figures = run_netbench()
     if figures is None:  # not rank 0
-        return 0
+        return EXIT_OK
     if args.out:
-        from aiperf.report.rundir import write_json_atomic
+        from aiperf.rundir import write_json_atomic
 
         write_json_atomic(args.out, figures)
     if args.json:
@@ -271,12 +279,12 @@ def _cmd_netbench(args: argparse.Namespace) -> int:
         from aiperf.report.console import netbench_table
 
         netbench_table(figures)
-    return 0
+    return EXIT_OK
 
 
 def _cmd_slurm_submit(args: argparse.Namespace) -> int:
     from aiperf.cluster.slurm import SlurmJob, render_batch_script, submit
-    from aiperf.report.rundir import new_run_id
+    from aiperf.rundir import new_run_id
     from aiperf.spec import load_spec, resolve_spec_path
 
     spec = load_spec(args.spec, args.overrides)  # a bad spec fails here, not in the queue
@@ -296,23 +304,30 @@ def _cmd_slurm_submit(args: argparse.Namespace) -> int:
     )
     if args.dry_run:
         print(render_batch_script(job))
-        return 0
+        return EXIT_OK
     job_id = submit(job)
     print(f"submitted batch job {job_id}; results in {job.run_dir}")
-    return 0
+    return EXIT_OK
 
 
 def _cmd_slurm_status(args: argparse.Namespace) -> int:
-    from aiperf.cluster.slurm import find_run_dir, job_state, run_progress
+    from dataclasses import asdict
 
-    state = {"job_id": args.job_id, "state": job_state(args.job_id)}
+    from rich.console import Console
+
+    from aiperf.cluster.slurm import find_run_dir, job_state
+    from aiperf.report.console import progress_line
+    from aiperf.score.progress import read_progress
+
     run_dir = args.run_dir or find_run_dir(args.job_id)
-    state |= run_progress(run_dir) if run_dir else {"run_dir": None}
+    progress = read_progress(run_dir) if run_dir else None
+    state = {"job_id": args.job_id, "state": job_state(args.job_id), "run_dir": str(run_dir)}
     if args.json:
-        print(json.dumps(state, indent=2))
-    else:
-        print("  ".join(f"{k}: {v}" for k, v in state.items()))
-    return 0
+        print(json.dumps({**state, "progress": progress and asdict(progress)}, indent=2))
+        return EXIT_OK
+    print("  ".join(f"{k}: {v}" for k, v in state.items()))
+    Console(highlight=False).print(progress_line(progress) if progress else "not started")
+    return EXIT_OK
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -320,11 +335,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     from aiperf.report.build import build_report
     from aiperf.report.console import result_table
+    from aiperf.rundir import REPORT_HTML
 
     summary = build_report(args.run_dir)
     Console().print(result_table(summary))
-    print(f"report: {args.run_dir / 'report.html'}")
-    return 0
+    print(f"report: {args.run_dir / REPORT_HTML}")
+    return EXIT_OK
 
 
 def _cmd_rerun(args: argparse.Namespace) -> int:
@@ -332,24 +348,23 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
     from aiperf.run import rerun
 
     if args.times < 1:
-        raise ValueError(f"--times must be ≥ 1 (got {args.times})")
+        raise UsageError(f"--times must be ≥ 1 (got {args.times})")
     for run_dir, summary in rerun(args.run_dir, args.times, ClusterOptions(address=args.address)):
-        print(
-            f"{run_dir}: FLOPS {summary['flops']:.4g}, regulated {summary['regulated_score']:.4g}"
-        )
-    return 0
+        print(f"{run_dir}: FLOPS {summary.flops:.4g}, regulated {summary.regulated_score:.4g}")
+    return EXIT_OK
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from aiperf.score.compare import compare_runs, comparison_table, write_comparison
+    from aiperf.report.compare import comparison_table, write_comparison
+    from aiperf.score.compare import compare_runs
 
     comparison = compare_runs(args.run_dirs)
     Console().print(comparison_table(comparison))
     for path in write_comparison(comparison, args.out or Path.cwd()):
         print(f"wrote {path}")
-    return 0
+    return EXIT_OK
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
@@ -360,7 +375,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     overrides |= {"system_name": args.system_name} if args.system_name else {}
     bundle = make_bundle(args.run_dir, args.out, system_from_run(args.run_dir, overrides))
     print(f"bundle: {bundle}")
-    return 0
+    return EXIT_OK
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -369,10 +384,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
     result = check_bundle(args.bundle)
     if result.ok:
         print(f"PASS {args.bundle}")
-        return 0
+        return EXIT_OK
     for failure in result.failures:
         print(f"FAIL {failure}")
-    return 1
+    return EXIT_CHECK_FAILED
 
 
 def _train_text(result: dict) -> str:
@@ -397,15 +412,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except ValueError as err:  # the ValueError family is how aiperf reports user mistakes
+    except UserError as err:
         print(f"aiperf {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"aiperf {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader (e.g. `| head`) went away: nothing left to say
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (keeps the exit-time flush quiet)
-        return 0
+        return EXIT_OK
+    except Exception:  # a bug: keep the whole traceback for the report
+        traceback.print_exc()
+        print(
+            f"aiperf {args.command}: internal error (a bug in aiperf, not in your input)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

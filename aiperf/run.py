@@ -4,8 +4,10 @@ Ray is imported only after ``connect_cluster`` has set its environment (token au
 read when ray is first imported), so nothing here imports it at module level.
 
 Read top to bottom: make the run directory, connect Ray, take the inventory, start the clock
-(t0), let Ray Tune run trials on every slot until the deadline (or a signal), close the ledger,
-score it. ``resume_benchmark`` picks up a run whose master died, with the same clock.
+(t0, the ledger's run_start), let Ray Tune run trials on every slot until the deadline (or a
+signal) while ``LedgerRecorder`` appends every trial event to the ledger and the console follows
+the ledger, write run_end, score it. ``resume_benchmark`` picks up a run whose master died, with
+the same clock.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from rich.console import Console
 from aiperf.cluster import Cluster, ClusterOptions, connect_cluster, slot_count, trial_resources
 from aiperf.cluster.inventory import cluster_inventory
 from aiperf.hw import EnergyMeter
-from aiperf.report.console import RunState, live_progress
+from aiperf.report.console import live_progress
 from aiperf.report.outputs import write_derived
-from aiperf.report.rundir import (
+from aiperf.rundir import (
     LEDGER,
     RERUN_OF,
     SPEC,
@@ -34,7 +36,16 @@ from aiperf.report.rundir import (
     write_json_atomic,
     write_text_atomic,
 )
-from aiperf.score.ledger import LedgerWriter, RunEnd, RunResume, RunStart, read_ledger, repair_tail
+from aiperf.score import Summary
+from aiperf.score.ledger import (
+    LedgerWriter,
+    Record,
+    RunEnd,
+    RunResume,
+    RunStart,
+    read_ledger,
+    repair_tail,
+)
 from aiperf.search import make_searcher
 from aiperf.spec import SearchSpec, Spec, dump_spec, load_spec
 from aiperf.train.remote import tune_trainable
@@ -47,89 +58,86 @@ def run_benchmark(
     options: ClusterOptions | None = None,
     console: Console | None = None,
     netbench: Path | None = None,
-) -> tuple[Path, dict[str, Any]]:
+) -> tuple[Path, Summary]:
     """Run the benchmark the spec describes; return the run directory and its summary."""
     run_dir = create_run_dir(out, spec)
     write_text_atomic(run_dir / SPEC, dump_spec(spec))
-    options = options or ClusterOptions(num_cpus=spec.resources.num_cpus)
-    cluster = connect_cluster(options)
+    cluster = connect_cluster(options or ClusterOptions(num_cpus=spec.resources.num_cpus))
     write_json_atomic(run_dir / SYSTEM, system_description(cluster, netbench))
     per_trial = trial_resources(cluster, spec.resources)
     slots = slot_count(cluster, per_trial)
 
-    writer = LedgerWriter(run_dir / LEDGER)
     meter = EnergyMeter()
     meter.start()
     t0 = time.time()
     nodes = [n.ip for n in cluster.nodes]
-    writer.append(RunStart(run_dir.name, t0, spec.seed, spec.duration, slots, per_trial, nodes))
-    state = RunState(t0=t0, duration_s=spec.duration, slots=slots)
-    tuner = build_tuner(spec, run_dir, per_trial, slots, _recorder(writer, state), t0)
-    _fit(tuner, state, console)
-    _finish(writer, meter, t0 + spec.duration)
+    _append(run_dir, RunStart(run_dir.name, t0, spec.seed, spec.duration, slots, per_trial, nodes))
+    tuner = build_tuner(spec, run_dir, per_trial, slots, t0)
+    _fit(tuner, run_dir, console)  # the recorder writes every trial event to the ledger
+    _finish(run_dir, meter, t0 + spec.duration)
     return run_dir, write_derived(run_dir, spec).summary
 
 
 def resume_benchmark(
     run_dir: Path, options: ClusterOptions | None = None, console: Console | None = None
-) -> tuple[Path, dict[str, Any]]:
+) -> tuple[Path, Summary]:
     """Continue a run whose master died: Tune's saved experiment (trials continue from their
-    last checkpoint, the searcher from its saved state), the same ledger and the same clock."""
+    last checkpoint, the searcher from its saved state, the recorder from the ledger), the same
+    ledger and the same clock."""
     spec = load_spec(run_dir / SPEC)
     repair_tail(run_dir / LEDGER)
     ledger = read_ledger(run_dir / LEDGER)
     if ledger.run_start is None or ledger.run_end is not None or not (run_dir / TUNE).is_dir():
         raise RunDirError(f"--resume {run_dir}: not an unfinished run (no start, or already ended)")
     connect_cluster(options or ClusterOptions(num_cpus=spec.resources.num_cpus))
-    t0, slots = ledger.run_start["t0"], ledger.run_start.get("slots", 1)
-    writer = LedgerWriter(run_dir / LEDGER)
-    writer.append(RunResume(time=time.time()))
+    _append(run_dir, RunResume(time=time.time()))
     meter = EnergyMeter()
     meter.start()
-    state = RunState(t0=t0, duration_s=spec.duration, slots=slots, done=len(ledger.trial_ends))
-    live = _recorder(writer, state)  # Tune's restored recorder adopts it (see recorder.py)
-    live.open_trials = set(ledger.trials) - set(ledger.trial_ends)
     from ray import tune
 
     tuner = tune.Tuner.restore(
         str((run_dir / TUNE).resolve()),
-        trainable=_trainable(spec, ledger.run_start.get("trial_resources") or {"cpu": 1.0}),
+        trainable=_trainable(spec, ledger.start.trial_resources or {"cpu": 1.0}),
         resume_unfinished=True,
         resume_errored=True,
     )
-    _fit(tuner, state, console)
-    _finish(writer, meter, t0 + spec.duration)
+    _fit(tuner, run_dir, console)
+    _finish(run_dir, meter, ledger.t0 + spec.duration)
     return run_dir, write_derived(run_dir, spec).summary
 
 
-def _fit(tuner: Any, state: RunState, console: Console | None) -> None:
+def _append(run_dir: Path, record: Record) -> None:
+    """One record of the master's own (run start, resume, end) appended to the ledger."""
+    writer = LedgerWriter(run_dir / LEDGER)
+    writer.append(record)
+    writer.close()
+
+
+def _fit(tuner: Any, run_dir: Path, console: Console | None) -> None:
     from aiperf.search.stopper import install_signal_handlers
 
     install_signal_handlers()
-    with live_progress(state, console):
+    with live_progress(run_dir / LEDGER, console):
         tuner.fit()
 
 
-def _finish(writer: LedgerWriter, meter: EnergyMeter, deadline: float) -> None:
-    """Close the ledger: trials still open were stopped; say why the run ended."""
+def _finish(run_dir: Path, meter: EnergyMeter, deadline: float) -> None:
+    """Say why the run ended (the recorder has closed every trial when Tune's run ended)."""
     from aiperf.cluster import alive_nodes
-    from aiperf.score.recorder import current_recorder
     from aiperf.search.stopper import stop_requested
 
-    current_recorder().close_open_trials()
     signal_name = stop_requested()
     reason = f"interrupted ({signal_name})" if signal_name else "deadline"
     if not signal_name and time.time() < deadline:
         reason = "max_trials"
     energy = meter.stop().to_dict()
     alive = [n.ip for n in alive_nodes()]
-    writer.append(RunEnd(time=time.time(), reason=reason, energy=energy, alive_nodes=alive))
-    writer.close()
+    _append(run_dir, RunEnd(time=time.time(), reason=reason, energy=energy, alive_nodes=alive))
 
 
 def rerun(
     run_dir: Path, times: int, options: ClusterOptions | None = None
-) -> list[tuple[Path, dict[str, Any]]]:
+) -> list[tuple[Path, Summary]]:
     """Repeat a run with its resolved spec (same seed) into sibling directories, each linked to
     the original by ``rerun_of.json``."""
     spec = load_spec(run_dir / SPEC)
@@ -153,18 +161,14 @@ def system_description(cluster: Cluster, netbench: Path | None = None) -> dict[s
 
 
 def build_tuner(
-    spec: Spec,
-    run_dir: Path,
-    per_trial: dict[str, float],
-    slots: int,
-    recorder: Any,
-    t0: float,
+    spec: Spec, run_dir: Path, per_trial: dict[str, float], slots: int, t0: float
 ) -> Any:
     """A Ray Tune experiment: the spec's searcher, one trial per slot, stopped at the deadline,
-    failed trials retried from their last checkpoint."""
+    failed trials retried from their last checkpoint, every event recorded in the ledger."""
     from ray import tune
 
-    from aiperf.search.stopper import RunStopper  # imports ray: only once Ray is set up
+    from aiperf.score.recorder import LedgerRecorder  # these import ray: only once it is set up
+    from aiperf.search.stopper import RunStopper
 
     return tune.Tuner(
         _trainable(spec, per_trial),
@@ -178,7 +182,7 @@ def build_tuner(
         run_config=tune.RunConfig(
             storage_path=str(run_dir.resolve()),
             name=TUNE,
-            callbacks=[recorder],
+            callbacks=[LedgerRecorder(run_dir / LEDGER)],
             stop=RunStopper(deadline=t0 + spec.duration),
             failure_config=tune.FailureConfig(max_failures=spec.failure.max_retries),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
@@ -211,9 +215,3 @@ def build_scheduler(search: SearchSpec) -> Any:
         grace_period=search.grace_period,
         reduction_factor=search.reduction_factor,
     )
-
-
-def _recorder(writer: LedgerWriter, state: RunState) -> Any:
-    from aiperf.score.recorder import LedgerRecorder  # imports ray.tune
-
-    return LedgerRecorder(writer, state)

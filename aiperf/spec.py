@@ -14,24 +14,25 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from aiperf import __version__
+from aiperf.errors import UserError
 
 _DURATION_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _DURATION_UNIT_S = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
-class SpecError(ValueError):
+class SpecError(UserError):
     """A user mistake in a spec, an override or a path: one line that names the field."""
 
 
 def parse_duration(value: Any) -> float:
     """Seconds from ``90``, ``"90s"``, ``"30m"``, ``"2h"`` or ``"1d"``."""
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration like 90s, 30m or 2h (got {value!r})")
+        raise SpecError(f"expected a duration like 90s, 30m or 2h (got {value!r})")
     if isinstance(value, int | float):
         return float(value)
     match = _DURATION_RE.match(str(value))
     if not match:
-        raise ValueError(f"expected a duration like 90s, 30m or 2h (got {value!r})")
+        raise SpecError(f"expected a duration like 90s, 30m or 2h (got {value!r})")
     return float(match.group(1)) * _DURATION_UNIT_S[match.group(2)]
 
 
@@ -193,10 +194,14 @@ class SearchSpace(_Section):
         return self
 
 
+# The searchers a spec may name; ``aiperf.search.SEARCHERS`` binds each to its implementation.
+SearcherName = Literal["random", "morphism", "nni-tpe", "nni-evolution"]
+
+
 class SearchSpec(_Section):
     """Which searcher proposes trials, over which space, and how many at most."""
 
-    searcher: Literal["random", "morphism", "nni-tpe", "nni-evolution"] = "random"
+    searcher: SearcherName = "random"
     max_trials: int = Field(0, ge=0)  # 0 = unbounded: keep proposing until the duration ends
     space: SearchSpace = SearchSpace()
     scheduler: Literal["none", "asha"] = "none"  # asha: stop weak trials early (Ray Tune ASHA)
@@ -263,8 +268,8 @@ def load_spec(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] =
     """Read, override (``key.path=value``) and validate a spec; SpecError on anything invalid."""
     path = resolve_spec_path(name_or_path)
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as err:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise SpecError(f"spec: cannot read {path}: {str(err).splitlines()[0]}") from None
     if not isinstance(raw, dict):
         raise SpecError(f"spec: {path} must hold a mapping of sections (got {type(raw).__name__})")

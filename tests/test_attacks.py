@@ -9,8 +9,9 @@ import torch
 
 from aiperf.flops import pass_costs
 from aiperf.models import build_model, genome_from_dict
+from aiperf.search.proposal import Hparams
 from aiperf.spec import RobustnessSpec, TrainSpec, WorkloadSpec
-from aiperf.train import Hparams, PlainStep, train_trial
+from aiperf.train import PlainStep, train_trial
 from aiperf.train.attacks import EvalContext, _candidates, robust_accuracy
 from aiperf.train.evaluate import Evaluation, accuracy
 from aiperf.workload import load_workload, tokenize

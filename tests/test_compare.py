@@ -11,14 +11,9 @@ import pandas as pd
 import pytest
 from ledgers import GENOME, HPARAMS, report
 
-from aiperf.report.rundir import SPEC, RunDirError
-from aiperf.score.compare import (
-    CSV_NAME,
-    PNG_NAME,
-    compare_runs,
-    comparison_table,
-    write_comparison,
-)
+from aiperf.report.compare import CSV_NAME, PNG_NAME, comparison_table, write_comparison
+from aiperf.rundir import SPEC, RunDirError
+from aiperf.score.compare import compare_runs
 from aiperf.score.ledger import LedgerWriter, RunEnd, RunStart, TrialEnd, TrialStart
 from aiperf.spec import dump_spec, parse_spec
 
@@ -120,12 +115,34 @@ def test_frame_csv_png_and_table(three_runs, tmp_path) -> None:
     assert {p.name for p in paths} >= {CSV_NAME, PNG_NAME}
     assert pd.read_csv(tmp_path / "out" / CSV_NAME)["flops_cv"].iloc[-1] == pytest.approx(0.1)
     assert (tmp_path / "out" / PNG_NAME).read_bytes().startswith(b"\x89PNG")
+    text = rendered(comparison_table(comparison), width=160)
+    assert "flag" in text and "10.00%" in text
+
+
+def rendered(table, width: int) -> str:
     from rich.console import Console
 
-    console = Console(record=True, width=160)
-    console.print(comparison_table(comparison))
-    text = console.export_text()
-    assert "CV > threshold" in text and "10.00%" in text
+    console = Console(record=True, width=width)
+    console.print(table)
+    return console.export_text()
+
+
+def test_table_rows_fit_an_80_column_terminal(tmp_path) -> None:
+    work = 240_000_000_000  # 24 GFLOPS per 10 s report: used to wrap as "24" / "GFLOPS"
+    runs = [
+        write_run(tmp_path / n, [work] * 3 + [w], 40.0, 0.8) for n, w in (("a", work), ("b", 0))
+    ]
+    comparison = compare_runs(runs)
+    text = rendered(comparison_table(comparison), width=80)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "in GFLOPS" in text and "…" not in text
+    for row in comparison.rows:  # every row on one line: time, mean and CV side by side
+        cells = (
+            f"{row['t_s']:.1f}",
+            f"{row['flops_mean'] / 1e9:.3g}",
+            f"{100 * row['flops_cv']:.2f}%",
+        )
+        assert any(all(cell in line for cell in cells) for line in text.splitlines()), cells
 
 
 def test_same_directory_names_get_distinct_labels(tmp_path) -> None:
@@ -136,5 +153,5 @@ def test_same_directory_names_get_distinct_labels(tmp_path) -> None:
 def test_needs_two_runs_and_run_directories(three_runs, tmp_path) -> None:
     with pytest.raises(ValueError, match="at least 2 run directories"):
         compare_runs(three_runs[:1])
-    with pytest.raises(RunDirError, match="not a run directory"):
+    with pytest.raises(RunDirError, match="no such run directory"):
         compare_runs([three_runs[0], tmp_path / "nothing"])

@@ -34,7 +34,7 @@ def run(
 def per_trial_epochs(ledger) -> dict[str, list[int]]:
     epochs: dict[str, list[int]] = {}
     for report in ledger.reports:
-        epochs.setdefault(report["trial_id"], []).append(report["epoch"])
+        epochs.setdefault(report.trial_id, []).append(report.epoch)
     return epochs
 
 
@@ -50,7 +50,7 @@ def test_failed_trials_retry_from_their_last_report(tmp_path, ray_tmp) -> None:
     assert summary["trials_failed"] == 0 and summary["trials_completed"] == 3
     assert sorted(per_trial_epochs(ledger).values()) == [[1, 2, 3]] * 3  # resumed, not redone
     assert ledger.duplicate_reports == 0
-    errors = sorted(f["error"] for f in ledger.failures)
+    errors = sorted(f.error for f in ledger.failures)
     assert errors[0].endswith("injected error in trial 0 at epoch 2")
     assert errors[1].endswith("injected oom in trial 1 at epoch 1")
 
@@ -65,7 +65,7 @@ def test_a_nan_trial_fails_and_never_poisons_accuracy(tmp_path, ray_tmp) -> None
     assert summary["trials_failed"] == 1 and summary["trial_retries"] == 1
     assert summary["best_test_accuracy"] is None and summary["valid"] is False
     ledger = read_ledger(tmp_path / "run" / "ledger.jsonl")
-    assert any("loss became nan" in f["error"] for f in ledger.failures)
+    assert any("loss became nan" in f.error for f in ledger.failures)
 
 
 def test_sigint_stops_gracefully_with_a_partial_summary(tmp_path, ray_tmp) -> None:
@@ -81,7 +81,7 @@ def test_sigint_stops_gracefully_with_a_partial_summary(tmp_path, ray_tmp) -> No
     assert summary["partial"] is True and summary["end_reason"] == "interrupted (SIGINT)"
     assert summary["valid"] is False and summary["reports"] >= 1
     ledger = read_ledger(out / "ledger.jsonl")
-    assert ledger.run_end["reason"] == "interrupted (SIGINT)"
+    assert ledger.run_end.reason == "interrupted (SIGINT)"
     assert set(ledger.trial_ends) == set(ledger.trials)
 
 
@@ -116,9 +116,9 @@ def test_a_killed_master_resumes_the_same_run(tmp_path, ray_tmp) -> None:
     summary = json.loads(done.stdout)
     ledger = read_ledger(out / "ledger.jsonl")
     assert summary["resumed"] == 1 and not summary["partial"]
-    assert ledger.run_start["t0"] == killed_at.run_start["t0"]  # one clock: the gap counts
+    assert ledger.run_start.t0 == killed_at.run_start.t0  # one clock: the gap counts
     assert summary["duration_s"] >= 50
     assert len(ledger.reports) > len(killed_at.reports)  # it went on
-    counts = Counter((r["trial_id"], r["epoch"]) for r in ledger.reports)
+    counts = Counter((r.trial_id, r.epoch) for r in ledger.reports)
     assert max(counts.values()) == 1  # nothing counted twice
     assert set(ledger.trial_ends) == set(ledger.trials)

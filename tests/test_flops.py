@@ -6,20 +6,9 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from aiperf.flops import (
-    FORMULAS,
-    FlopsError,
-    LayerOp,
-    LayerShape,
-    breakdown,
-    count_ops,
-    eval_flops,
-    forward_flops,
-    layer_ops,
-    op_flops,
-    step_flops,
-    train_step_flops,
-)
+from aiperf.flops import PLAIN_STEP, FlopsError, PassCosts, breakdown, pass_costs
+from aiperf.flops.counter import LayerOp, layer_ops, op_costs
+from aiperf.flops.formulas import FORMULAS, LayerShape
 from aiperf.models import build_model, genome_from_dict
 
 VOCAB, CLASSES, BATCH, SEQ = 40, 3, 4, 10
@@ -67,10 +56,10 @@ def _run(name: str) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
 def test_linear_reference_values() -> None:
     # Linear 512 → 256 on a batch of 32 vectors: 2·32·512·256.
     op = LayerOp("head", "linear", "linear", 512, 256, per_token=False)
-    counts = op_flops(op, batch=32, seq=999)  # per_token=False: seq does not apply
-    assert counts.forward_flops == 8_388_608
-    assert counts.total_flops == 25_165_824
-    assert op_flops(op, batch=32, seq=999, input_grad=False).total_flops == 16_777_216
+    costs = op_costs(op, batch=32, seq=999)  # per_token=False: seq does not apply
+    assert costs == PassCosts(8_388_608, 8_388_608, 8_388_608)  # forward, weight and input grad
+    assert costs.step_flops(PLAIN_STEP) == 25_165_824
+    assert costs.forward_flops + costs.weight_grad_flops == 16_777_216  # a frozen input
 
 
 def test_linear_reference_matches_flop_counter_mode() -> None:
@@ -98,7 +87,7 @@ def test_transformer_block_reference_value() -> None:
     assert block.backward_flops == 2 * 872_415_232
     # The head runs once per sample on the pooled (B, D) vector: 2·4·256·2.
     assert (head.block, head.forward_flops) == ("head", 4_096)
-    assert forward_flops(genome, 4, 128, 2) == 872_415_232 + 4_096
+    assert pass_costs(genome, 4, 128, 2).forward_flops == 872_415_232 + 4_096
 
 
 @pytest.mark.parametrize("name", sorted(GENOMES))
@@ -108,7 +97,7 @@ def test_forward_matches_flop_counter_mode(name: str) -> None:
         model(tokens, mask)
     measured_flops = counter.get_total_flops()
     assert measured_flops > 0
-    expected_flops = forward_flops(_genome(name), BATCH, SEQ, CLASSES)
+    expected_flops = pass_costs(_genome(name), BATCH, SEQ, CLASSES).forward_flops
     assert expected_flops == pytest.approx(measured_flops, rel=0.01)
 
 
@@ -120,10 +109,11 @@ def test_train_step_matches_flop_counter_mode(name: str) -> None:
         loss = torch.nn.functional.cross_entropy(model(tokens, mask), labels)
         loss.backward()
     measured_flops = counter.get_total_flops()
-    expected_flops = train_step_flops(_genome(name), BATCH, SEQ, CLASSES)
+    costs = pass_costs(_genome(name), BATCH, SEQ, CLASSES)
+    expected_flops = costs.step_flops(PLAIN_STEP)
     assert expected_flops == pytest.approx(measured_flops, rel=0.01)
     # Sanity on the ratio: a backward pass costs twice the forward.
-    assert expected_flops == 3 * forward_flops(_genome(name), BATCH, SEQ, CLASSES)
+    assert expected_flops == 3 * costs.forward_flops
 
 
 @pytest.mark.parametrize("name", sorted(GENOMES))
@@ -133,47 +123,50 @@ def test_forward_matches_fvcore(name: str) -> None:
     analysis = fvcore_nn.FlopCountAnalysis(model, (tokens, mask))
     by_op = analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).by_operator()
     ops = layer_ops(_genome(name), CLASSES)
-    weighted = count_ops([op for op in ops if op.kind in ("linear", "conv1d")], BATCH, SEQ)
-    attention = count_ops([op for op in ops if op.kind.startswith("attn_")], BATCH, SEQ)
+    forward = {op: op_costs(op, BATCH, SEQ).forward_flops for op in ops}
+    weighted = sum(f for op, f in forward.items() if op.kind in ("linear", "conv1d"))
+    attention = sum(f for op, f in forward.items() if op.kind.startswith("attn_"))
     # fvcore counts 1 per multiply-add; we count 2.
-    assert weighted.forward_flops == 2 * (by_op["linear"] + by_op.get("conv", 0))
-    assert attention.forward_flops == 2 * by_op.get("matmul", 0)
+    assert weighted == 2 * (by_op["linear"] + by_op.get("conv", 0))
+    assert attention == 2 * by_op.get("matmul", 0)
 
 
 def test_flops_are_linear_in_batch() -> None:
     genome = _genome("mixed")
-    assert forward_flops(genome, 2 * BATCH, SEQ, CLASSES) == 2 * forward_flops(
-        genome, BATCH, SEQ, CLASSES
+    double, single = (
+        pass_costs(genome, 2 * BATCH, SEQ, CLASSES),
+        pass_costs(genome, BATCH, SEQ, CLASSES),
     )
-    assert train_step_flops(genome, 2 * BATCH, SEQ, CLASSES) == 2 * train_step_flops(
-        genome, BATCH, SEQ, CLASSES
-    )
-    assert eval_flops(genome, 100, SEQ, CLASSES) == 25 * forward_flops(genome, 4, SEQ, CLASSES)
+    assert double == single + single
+    assert pass_costs(genome, 100, SEQ, CLASSES).forward_flops == 25 * single.forward_flops
 
 
-def test_input_grad_first_skips_only_the_first_layers_input_grad() -> None:
-    genome = _genome("transformer")  # d=16: q, k, v each read the input, 2·4·10·16·16 each
-    skipped_flops = 3 * 2 * BATCH * SEQ * 16 * 16
-    with_grad = train_step_flops(genome, BATCH, SEQ, CLASSES)
-    without_grad = train_step_flops(genome, BATCH, SEQ, CLASSES, input_grad_first=False)
-    assert with_grad - without_grad == skipped_flops
+def test_the_first_layers_input_gradient_is_counted() -> None:
+    # The word embeddings are trained, so q, k and v pay their input gradient: 2·4·10·16·16 each.
+    genome = _genome("transformer")
+    first = [op for op in layer_ops(genome, CLASSES) if op.first]
+    assert [op.name for op in first] == ["q", "k", "v"]
+    input_grads = sum(op_costs(op, BATCH, SEQ).input_grad_flops for op in first)
+    assert input_grads == 3 * 2 * BATCH * SEQ * 16 * 16
+    costs = pass_costs(genome, BATCH, SEQ, CLASSES)
+    every = [op_costs(op, BATCH, SEQ).input_grad_flops for op in layer_ops(genome, CLASSES)]
+    assert costs.input_grad_flops == sum(every)
 
 
 def test_breakdown_sums_to_the_step() -> None:
     genome = _genome("mixed")
     rows = breakdown(genome, BATCH, SEQ, CLASSES)
     assert [row.type for row in rows] == ["transformer", "conv", "transformer", "head"]
-    step = step_flops(genome, BATCH, SEQ, CLASSES)
-    assert sum(row.forward_flops for row in rows) == step.forward_flops
-    assert sum(row.backward_flops for row in rows) == step.backward_flops
+    costs = pass_costs(genome, BATCH, SEQ, CLASSES)
+    assert sum(row.forward_flops for row in rows) == costs.forward_flops
+    backward = costs.weight_grad_flops + costs.input_grad_flops
+    assert sum(row.backward_flops for row in rows) == backward
 
 
 def test_unknown_layer_kind_raises() -> None:
     op = LayerOp(0, "rnn", "lstm", 16, 16)
     with pytest.raises(FlopsError, match="no FLOPs formula for layer kind 'lstm'"):
-        op_flops(op, BATCH, SEQ)
-    with pytest.raises(FlopsError):
-        count_ops([LayerOp(0, "q", "linear", 16, 16), op], BATCH, SEQ)
+        op_costs(op, BATCH, SEQ)
 
 
 def test_unknown_block_type_raises() -> None:
@@ -181,7 +174,7 @@ def test_unknown_block_type_raises() -> None:
     gene = genome.blocks[0].model_copy(update={"type": "lstm"})
     bad = genome.model_copy(update={"blocks": (gene,)})
     with pytest.raises(FlopsError, match="no FLOPs ops for block type 'lstm'"):
-        forward_flops(bad, BATCH, SEQ, CLASSES)
+        pass_costs(bad, BATCH, SEQ, CLASSES)
 
 
 def test_attention_formulas_have_no_weight_grad() -> None:

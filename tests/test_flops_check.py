@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from ledgers import write_example_ledger
 
-from aiperf.flops import PLAIN_STEP, step_flops_for
+from aiperf.flops import PLAIN_STEP, pass_costs
 from aiperf.models import build_model, genome_from_dict
 from aiperf.score import read_ledger, score_run
 from aiperf.spec import TrainSpec, UegrSpec, parse_spec
@@ -41,14 +41,14 @@ def setup():
 
 def test_self_check_is_exact_for_a_uegr_step() -> None:
     model, build_step, batch = setup()
-    analytic = step_flops_for(GENOME, 4, 10, 2, build_step(model).passes)
+    analytic = pass_costs(GENOME, 4, 10, 2).step_flops(build_step(model).passes)
     check = check_step_flops(model, build_step, batch, analytic)
     assert check.measured_flops == analytic and check.rel_error == 0.0
 
 
 def test_a_wrong_count_is_caught() -> None:
     model, build_step, batch = setup()
-    plain_count = step_flops_for(GENOME, 4, 10, 2, PLAIN_STEP)  # ignores UEGR's extra passes
+    plain_count = pass_costs(GENOME, 4, 10, 2).step_flops(PLAIN_STEP)  # ignores UEGR's extra passes
     assert check_step_flops(model, build_step, batch, plain_count).rel_error > 0.5
 
 
@@ -69,7 +69,7 @@ def test_a_failed_check_makes_the_run_invalid(tmp_path) -> None:
     path.write_text("\n".join(lines) + "\n")
     spec = parse_spec({"min_duration": 30, "score": {"grid_points": 4}})
     summary, _ = score_run(read_ledger(path), spec)
-    assert summary["valid"] is False
-    assert summary["invalid_reasons"] == [
+    assert summary.valid is False
+    assert summary.invalid_reasons == [
         "trial b: analytic FLOPs differ from FlopCounterMode by 5.00% (> 1%)"
     ]

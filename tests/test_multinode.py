@@ -13,6 +13,7 @@ import pytest
 from raycluster import HEAD_IP, WORKER_IP, start_cluster, stop_cluster
 
 from aiperf.score import read_ledger
+from aiperf.score.ledger import Report, RunStart
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +40,7 @@ def aiperf_run(cluster, out, *extra: str, duration: str = "40s") -> subprocess.C
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240)
 
 
-def records(out) -> tuple[dict, list[dict]]:
+def records(out) -> tuple[RunStart, list[Report]]:
     ledger = read_ledger(out / "ledger.jsonl")
     return ledger.run_start, ledger.reports
 
@@ -49,11 +50,11 @@ def test_trials_run_on_both_nodes_with_one_gpu_each(cluster, tmp_path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout)
     start, reports = records(tmp_path / "run")
-    assert start["slots"] == 2 and start["trial_resources"] == {"cpu": 1.0, "gpu": 1.0}
-    assert {r["node"] for r in reports} == {HEAD_IP, WORKER_IP}
+    assert start.slots == 2 and start.trial_resources == {"cpu": 1.0, "gpu": 1.0}
+    assert {r.node for r in reports} == {HEAD_IP, WORKER_IP}
     for r in reports:
-        assert len(r["gpu_ids"]) == 1 and r["visible_devices"] == r["gpu_ids"][0]
-        assert r["device"] == "cpu"  # logical GPUs: no CUDA behind them
+        assert len(r.gpu_ids) == 1 and r.visible_devices == r.gpu_ids[0]
+        assert r.device == "cpu"  # logical GPUs: no CUDA behind them
     system = json.loads((tmp_path / "run" / "system.json").read_text())
     assert sorted(n["ray_node_ip"] for n in system["nodes"]) == [HEAD_IP, WORKER_IP]
     assert summary["trials_completed"] >= 2
@@ -63,13 +64,13 @@ def test_fractional_gpus_double_the_slots(cluster, tmp_path) -> None:
     done = aiperf_run(cluster, tmp_path / "run", "--set=resources.gpus_per_trial=0.5")
     assert done.returncode == 0, done.stderr[-2000:]
     start, reports = records(tmp_path / "run")
-    assert start["slots"] == 4
-    assert reports and all(r["gpu_ids"] == ["0"] == [r["visible_devices"]] for r in reports)
+    assert start.slots == 4
+    assert reports and all(r.gpu_ids == ["0"] == [r.visible_devices] for r in reports)
     assert any(  # two trials trained at the same time on one node's single GPU
-        a["trial_id"] != b["trial_id"]
-        and a["node"] == b["node"]
-        and a["start_time"] < b["end_time"]
-        and b["start_time"] < a["end_time"]
+        a.trial_id != b.trial_id
+        and a.node == b.node
+        and a.start_time < b.end_time
+        and b.start_time < a.end_time
         for a in reports
         for b in reports
     )
@@ -79,7 +80,7 @@ def test_zero_gpu_trials_see_no_gpu(cluster, tmp_path) -> None:
     done = aiperf_run(cluster, tmp_path / "run", "--set=resources.gpus_per_trial=0", duration="25s")
     assert done.returncode == 0, done.stderr[-2000:]
     _, reports = records(tmp_path / "run")
-    assert reports and all(r["gpu_ids"] == [] and r["visible_devices"] == "" for r in reports)
+    assert reports and all(r.gpu_ids == [] and r.visible_devices == "" for r in reports)
 
 
 def test_sysinfo_lists_every_node(cluster) -> None:

@@ -34,14 +34,14 @@ def test_the_run_survives_a_lost_node(cluster, tmp_path) -> None:
     worker = cluster.processes[1]
     os.killpg(worker.pid, signal.SIGKILL)  # the worker's `ray start --block` and its daemons
     _kill_leftovers(cluster.root / "worker")
-    killed_at = max(r["end_time"] for r in read_ledger(ledger_path).reports)
+    killed_at = max(r.end_time for r in read_ledger(ledger_path).reports)
     stdout, stderr = process.communicate(timeout=240)
     assert process.returncode == 0, stderr[-3000:]
     summary = json.loads(stdout)
     ledger = read_ledger(ledger_path)
     assert summary["nodes_lost"] == [WORKER_IP]
-    assert {r["node"] for r in ledger.reports if r["end_time"] > killed_at + 5} <= {HEAD_IP}
-    counts = Counter((r["trial_id"], r["epoch"]) for r in ledger.reports)
+    assert {r.node for r in ledger.reports if r.end_time > killed_at + 5} <= {HEAD_IP}
+    counts = Counter((r.trial_id, r.epoch) for r in ledger.reports)
     assert max(counts.values()) == 1 and ledger.duplicate_reports == 0  # nothing twice
     assert set(ledger.trial_ends) == set(ledger.trials)  # every trial accounted for
     assert summary["trials_completed"] >= 1

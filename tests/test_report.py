@@ -18,7 +18,7 @@ from aiperf.report.html import SECTION_IDS
 from aiperf.report.mllog import PREFIX
 from aiperf.report.outputs import write_derived
 from aiperf.report.plots import PLOT_TITLES, TrialSpan, pack_slots, trial_spans
-from aiperf.report.rundir import (
+from aiperf.rundir import (
     MLLOG,
     PLOTS,
     REPORT_HTML,
@@ -76,14 +76,14 @@ def built(tmp_path_factory) -> tuple[Path, dict]:
 
 def test_report_numbers_by_hand(built) -> None:
     _, summary = built
-    assert summary["flops"] == pytest.approx(650 / 40)  # 16.25 FLOPS
-    assert summary["regulated_score"] == pytest.approx(16.25 * abs(math.log(1 - 0.65)))
-    assert summary["best_test_accuracy"] == 0.65  # trial b: best validation, not a's test 0.90
-    assert summary["best_robust_accuracy"] == pytest.approx(0.8)
-    assert summary["total_flops"] == 650
-    assert summary["utilisation_datasheet"] == pytest.approx(16.25 / 1000)
-    assert summary["utilisation_measured"] == pytest.approx(16.25 / 500)
-    assert summary["valid"] is True
+    assert summary.flops == pytest.approx(650 / 40)  # 16.25 FLOPS
+    assert summary.regulated_score == pytest.approx(16.25 * abs(math.log(1 - 0.65)))
+    assert summary.best_test_accuracy == 0.65  # trial b: best validation, not a's test 0.90
+    assert summary.best_robust_accuracy == pytest.approx(0.8)
+    assert summary.total_flops == 650
+    assert summary.utilisation_datasheet == pytest.approx(16.25 / 1000)
+    assert summary.utilisation_measured == pytest.approx(16.25 / 500)
+    assert summary.valid is True
 
 
 def test_report_is_idempotent_and_equals_the_run(built) -> None:
@@ -116,7 +116,7 @@ def test_html_has_every_section_and_embedded_pngs(built) -> None:
     assert all(base64.b64decode(i).startswith(PNG_SIGNATURE) for i in images)
     assert not re.search(r'(src|href)="(https?:)?//', page)  # self-contained: no external assets
     assert "<script" not in page and "<link" not in page
-    assert si(summary["flops"], "FLOPS") in page and ">VALID<" in page
+    assert si(summary.flops, "FLOPS") in page and ">VALID<" in page
     assert "Test CPU 9000" in page and "1 multiply-add = 2 FLOPs" in page
 
 
@@ -124,7 +124,7 @@ def test_invalid_run_shows_its_reasons(tmp_path) -> None:
     run_dir = make_run_dir(tmp_path / "run", quality_gate=0.8)
     summary = build_report(run_dir)
     page = (run_dir / REPORT_HTML).read_text()
-    assert summary["valid"] is False and ">INVALID<" in page
+    assert summary.valid is False and ">INVALID<" in page
     assert "below the quality gate" in page
     assert "Verdict: INVALID" in (run_dir / SUMMARY_MD).read_text()
     stop = next(e for e in mllog_events(run_dir) if e["key"] == "run_stop")
@@ -185,7 +185,7 @@ def test_markdown_summary(built) -> None:
     run_dir, summary = built
     text = (run_dir / SUMMARY_MD).read_text()
     assert "**Verdict: VALID**" in text
-    assert si(summary["regulated_score"], "FLOPS") in text
+    assert si(summary.regulated_score, "FLOPS") in text
     assert "](plots/flops.png)" in text
 
 

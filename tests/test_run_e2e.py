@@ -8,6 +8,7 @@ import json
 import pytest
 
 from aiperf.cli import main
+from aiperf.rundir import json_text
 from aiperf.score import read_ledger, score_run
 from aiperf.spec import load_spec
 
@@ -63,10 +64,10 @@ def test_summary_equals_a_recomputation_from_the_ledger(run_dir) -> None:
     recomputed, timeline = score_run(
         read_ledger(run_dir / "ledger.jsonl"), load_spec(run_dir / "spec.yaml"), system
     )
-    assert json.loads(json.dumps(recomputed)) == json.loads((run_dir / "summary.json").read_text())
+    assert json_text(recomputed.to_json()) == (run_dir / "summary.json").read_text()
     rows = list(csv.DictReader((run_dir / "timeline.csv").open()))
     assert len(rows) == len(timeline) == 20
-    assert float(rows[-1]["flops"]) == pytest.approx(recomputed["flops"])
+    assert float(rows[-1]["flops"]) == pytest.approx(recomputed.flops)
 
 
 def test_ledger_records_node_device_and_flops(run_dir) -> None:
@@ -74,9 +75,9 @@ def test_ledger_records_node_device_and_flops(run_dir) -> None:
     assert ledger.run_start and ledger.run_end
     assert ledger.reports, "no report reached the ledger"
     for report in ledger.reports:
-        assert report["node"] and report["device"] == "cpu"
-        assert report["flops"] == report["train_flops"] + report["eval_flops"] > 0
-        assert report["trial_id"] in ledger.trials
+        assert report.node and report.device == "cpu"
+        assert report.flops == report.train_flops + report.eval_flops > 0
+        assert report.trial_id in ledger.trials
     assert set(ledger.trial_ends) == set(ledger.trials)  # every started trial has an end
 
 
@@ -128,4 +129,4 @@ def test_rerun_and_compare(run_dir, tmp_path, capsys) -> None:
     assert load_spec(again / "spec.yaml").seed == load_spec(run_dir / "spec.yaml").seed
     assert main(["compare", str(run_dir), str(again), "--out", str(tmp_path)]) == 0
     rows = list(csv.DictReader((tmp_path / "comparison.csv").open()))
-    assert len(rows) == 20 and all(float(r["flops_mean"]) > 0 for r in rows[-5:])
+    assert len(rows) == 20 and all(float(r.flops_mean) > 0 for r in rows[-5:])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
-from ledgers import write_example_ledger
+from ledgers import report, write_example_ledger
 
 from aiperf.score import read_ledger, score_run
 from aiperf.score.ledger import LedgerError
@@ -34,31 +35,31 @@ def test_timeline_by_hand(ledger) -> None:
     # selection on validation, reported on test: trial b's 0.65 even after a's test 0.90
     assert [p.best_test_accuracy for p in timeline] == [0.55, 0.65, 0.65, 0.65]
     assert timeline[0].regulated_score == pytest.approx(12.0 * abs(math.log(0.45)))
-    assert summary["flops"] == pytest.approx(16.25)
-    assert summary["regulated_score"] == pytest.approx(16.25 * abs(math.log(0.35)))
-    assert summary["total_flops"] == 650
-    assert (summary["train_flops"], summary["eval_flops"]) == (600, 50)
-    assert summary["duration_s"] == pytest.approx(40.0)
+    assert summary.flops == pytest.approx(16.25)
+    assert summary.regulated_score == pytest.approx(16.25 * abs(math.log(0.35)))
+    assert summary.total_flops == 650
+    assert (summary.train_flops, summary.eval_flops) == (600, 50)
+    assert summary.duration_s == pytest.approx(40.0)
     assert [p.best_robust_accuracy for p in timeline] == pytest.approx([0.45, 0.55, 0.8, 0.8])
-    assert summary["best_robust_accuracy"] == pytest.approx(0.8)
-    assert summary["robust_accuracy_of_best"] == pytest.approx(0.55)  # trial b, selected on val
+    assert summary.best_robust_accuracy == pytest.approx(0.8)
+    assert summary.robust_accuracy_of_best == pytest.approx(0.55)  # trial b, selected on val
 
 
 def test_counts_and_validity(ledger) -> None:
     summary, _ = score_run(ledger, spec())
-    assert (summary["trials_completed"], summary["trials_stopped"]) == (1, 1)
-    assert summary["trials_failed"] == 0
-    assert summary["valid"] is True and summary["invalid_reasons"] == []
-    assert summary["best_trial_id"] == "b"
+    assert (summary.trials_completed, summary.trials_stopped) == (1, 1)
+    assert summary.trials_failed == 0
+    assert summary.valid is True and summary.invalid_reasons == []
+    assert summary.best_trial_id == "b"
     for key in ("flops_convention", "aiperf_version", "seed", "best_genome"):
-        assert summary[key] is not None
+        assert getattr(summary, key) is not None
 
 
 def test_short_run_and_low_accuracy_are_invalid(ledger) -> None:
     summary, _ = score_run(ledger, spec(min_duration=60, quality_gate=0.8))
-    assert summary["valid"] is False
-    assert any("below the spec's minimum" in r for r in summary["invalid_reasons"])
-    assert any("below the quality gate" in r for r in summary["invalid_reasons"])
+    assert summary.valid is False
+    assert any("below the spec's minimum" in r for r in summary.invalid_reasons)
+    assert any("below the quality gate" in r for r in summary.invalid_reasons)
 
 
 def test_stability_cv_uses_second_half(ledger) -> None:
@@ -71,10 +72,15 @@ def test_stability_cv_uses_second_half(ledger) -> None:
 
 def test_nan_accuracy_never_wins() -> None:
     reports = [
-        {"val_accuracy": float("nan"), "test_accuracy": 0.99, "end_time": 1.0},
-        {"val_accuracy": 0.6, "test_accuracy": 0.6, "end_time": 2.0},
+        replace(report("a", 0, 1.0, 1, 1, float("nan"), 0.99)),
+        report("b", 0, 2.0, 1, 1, 0.6, 0.6),
     ]
-    assert best_report(reports)["test_accuracy"] == 0.6
+    assert best_report(reports).test_accuracy == 0.6
+
+
+def test_a_tie_goes_to_the_earliest_report() -> None:
+    reports = [report("late", 0, 9.0, 1, 1, 0.7, 0.9), report("early", 0, 3.0, 1, 1, 0.7, 0.5)]
+    assert best_report(reports).trial_id == "early"
 
 
 def test_regulated_score_is_finite_at_perfect_accuracy() -> None:
@@ -117,23 +123,23 @@ def system_with_peaks(datasheet: float, measured: float) -> dict:
 
 def test_utilisation_against_both_peaks(ledger) -> None:
     summary, _ = score_run(ledger, spec(), system_with_peaks(1000.0, 500.0))
-    assert summary["utilisation_datasheet"] == pytest.approx(16.25 / 2000)
-    assert summary["utilisation_measured"] == pytest.approx(16.25 / 1000)
-    assert summary["valid"] is True
+    assert summary.utilisation_datasheet == pytest.approx(16.25 / 2000)
+    assert summary.utilisation_measured == pytest.approx(16.25 / 1000)
+    assert summary.valid is True
 
 
 def test_utilisation_at_or_above_one_is_invalid(ledger) -> None:
     summary, _ = score_run(ledger, spec(), system_with_peaks(100.0, 8.0))
-    assert summary["utilisation_measured"] == pytest.approx(16.25 / 16)
-    assert summary["valid"] is False
-    assert any("utilisation_measured" in r for r in summary["invalid_reasons"])
+    assert summary.utilisation_measured == pytest.approx(16.25 / 16)
+    assert summary.valid is False
+    assert any("utilisation_measured" in r for r in summary.invalid_reasons)
 
 
 def test_unknown_peaks_and_energy_are_null_with_reasons(ledger) -> None:
     summary, _ = score_run(ledger, spec(), {"nodes": [{"peak_flops": {}}]})
     for key in ("utilisation_datasheet", "utilisation_measured", "energy_j", "flops_per_watt"):
-        assert summary[key] is None
-    assert len(summary["hardware_notes"]) == 3
+        assert getattr(summary, key) is None
+    assert len(summary.hardware_notes) == 3
 
 
 def test_energy_gives_flops_per_watt(tmp_path) -> None:
@@ -143,8 +149,8 @@ def test_energy_gives_flops_per_watt(tmp_path) -> None:
     lines[-1] = lines[-1].replace('"energy": null', '"energy": {"total_j": 65.0}')
     path.write_text("\n".join(lines) + "\n")
     summary, _ = score_run(read_ledger(path), spec())
-    assert summary["energy_j"] == 65.0
-    assert summary["flops_per_watt"] == pytest.approx(650 / 65.0)
+    assert summary.energy_j == 65.0
+    assert summary.flops_per_watt == pytest.approx(650 / 65.0)
 
 
 def test_energy_of_one_node_is_not_reported_for_a_cluster(tmp_path) -> None:
@@ -154,5 +160,5 @@ def test_energy_of_one_node_is_not_reported_for_a_cluster(tmp_path) -> None:
     lines[-1] = lines[-1].replace('"energy": null', '"energy": {"total_j": 65.0}')
     path.write_text("\n".join(lines) + "\n")
     summary, _ = score_run(read_ledger(path), spec(), system_with_peaks(1000.0, 500.0))
-    assert summary["energy_j"] is None and summary["flops_per_watt"] is None
-    assert any("master's node only" in note for note in summary["hardware_notes"])
+    assert summary.energy_j is None and summary.flops_per_watt is None
+    assert any("master's node only" in note for note in summary.hardware_notes)

@@ -6,8 +6,8 @@ import pytest
 
 from aiperf.models import genome_from_dict
 from aiperf.search import SEARCHERS, make_searcher
+from aiperf.search.proposal import Hparams
 from aiperf.spec import load_spec, parse_spec
-from aiperf.train import Hparams
 from aiperf.train.trial import trial_uegr
 
 

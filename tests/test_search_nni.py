@@ -14,6 +14,7 @@ import pytest
 from aiperf.models import genome_from_dict
 from aiperf.search import make_searcher
 from aiperf.search.nni_space import decode_params, encode_space
+from aiperf.search.proposal import Proposal
 from aiperf.search.space import sample_proposal
 from aiperf.spec import FloatRange, SearchSpace, load_spec, parse_spec
 
@@ -190,7 +191,7 @@ def test_evolution_without_results_falls_back_to_seeded_random() -> None:
     assert all(i in searcher.trials for i in range(size))  # the tuner's first population
     for i in range(size, 20):  # then an empty population: random, seeded by (seed, index)
         fallback = sample_proposal(random.Random(f"5:{i}"), spec.search.space)
-        assert {k: configs[i][k] for k in fallback} == fallback
+        assert configs[i] == Proposal.from_draw(fallback, i, 5).to_config()
 
 
 def test_searchers_state_pickles_with_the_tuner() -> None:

@@ -35,8 +35,8 @@ def test_searcher_runs_in_tune(ray_session, tmp_path, searcher: str, scheduler: 
     )
     run_dir, summary = run_benchmark(spec, out=tmp_path / searcher)
     ledger = read_ledger(run_dir / "ledger.jsonl")
-    assert summary["trials_completed"] >= 2, summary
-    assert summary["trials_failed"] == 0
+    assert summary.trials_completed >= 2, summary
+    assert summary.trials_failed == 0
     for trial in ledger.trials.values():
         genome_from_dict(trial["genome"])
     indices = sorted(t["trial_index"] for t in ledger.trials.values())

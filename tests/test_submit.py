@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from test_report import make_run_dir
 
 from aiperf.report.outputs import write_derived
-from aiperf.report.rundir import RunDirError
+from aiperf.rundir import RunDirError
 from aiperf.submit import (
     BundleError,
     SystemDescription,
@@ -29,7 +29,7 @@ from aiperf.submit import (
     read_system_file,
     system_from_run,
 )
-from aiperf.submit.bundle import MANIFEST, build_manifest, canonical_json, write_members
+from aiperf.submit.bundle import MANIFEST, canonical_json, manifest_files, write_members
 from aiperf.submit.check import read_members
 
 SUBMITTER = {"submitter": "Test Lab"}
@@ -67,7 +67,7 @@ def repack(members: dict[str, bytes], out: Path, rehash: bool = False) -> Path:
     if rehash:
         manifest = json.loads(members[MANIFEST])
         others = {k: v for k, v in members.items() if k != MANIFEST}
-        manifest["files"] = build_manifest(others, {})["files"]
+        manifest["files"] = manifest_files(others)
         members[MANIFEST] = canonical_json(manifest)
     write_members(out, members)
     return out
@@ -80,7 +80,7 @@ def edit_json(data: bytes, **changes) -> bytes:
 def test_round_trip(bundle, members) -> None:
     result = check_bundle(bundle)
     assert result.ok and result.failures == []
-    assert result.rescored["flops"] == pytest.approx(16.25)
+    assert result.rescored.flops == pytest.approx(16.25)
     assert next(iter(members)) == MANIFEST
     assert "run/ledger.jsonl" in members and "system.json" in members
     assert not any(name.startswith("run/tune") for name in members)
@@ -174,7 +174,11 @@ TAMPER_CASES = {  # name: (edit, re-hash the manifest?, the reason the check mus
         True,
         "system.json: invalid system description — system.json.nodes",
     ),
-    "summary key dropped": (_summary_key_dropped, True, "lacks required keys: flops_convention"),
+    "summary key dropped": (
+        _summary_key_dropped,
+        True,
+        "summary.json: flops_convention: Field required",
+    ),
     "extra member": (_extra_member, False, "run/notes.txt is in the bundle but not listed"),
 }
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from aiperf.flops import step_flops_for
+from aiperf.flops import pass_costs
 from aiperf.models import genome_from_dict
+from aiperf.search.proposal import Hparams, Proposal
 from aiperf.spec import parse_spec
 from aiperf.train import TrainingDiverged, TrialContext, run_trial, uegr_passes
 
@@ -35,8 +36,12 @@ def context() -> TrialContext:
 
 def train(seed: int = 0, **hparams) -> list[dict]:
     reports: list[dict] = []
-    config = {"genome": GENOME, "hparams": {**HPARAMS, **hparams}, "trial_seed": seed}
-    run_trial(config, context(), lambda metrics, _: reports.append(metrics), {"node": "test-node"})
+    proposal = Proposal(
+        genome_from_dict(GENOME), Hparams(**{**HPARAMS, **hparams}), trial_index=0, trial_seed=seed
+    )
+    run_trial(
+        proposal, context(), lambda metrics, _: reports.append(metrics), {"node": "test-node"}
+    )
     return reports
 
 
@@ -56,7 +61,7 @@ def test_reports_count_every_step(reports) -> None:
     full, last = divmod(WORKLOAD.train_size, HPARAMS["batch_size"])
     passes = uegr_passes(SPEC.uegr)
     assert passes.forward == 4 and passes.backward_full == 3 and passes.backward_input == 1
-    per_step = [step_flops_for(genome, batch, 20, 2, passes) for batch in (32, last)]
+    per_step = [pass_costs(genome, batch, 20, 2).step_flops(passes) for batch in (32, last)]
     per_epoch = full * per_step[0] + per_step[1]
     for report in reports:
         assert report["samples"] == WORKLOAD.train_size

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from aiperf.flops import step_flops_for
+from aiperf.flops import pass_costs
 from aiperf.models import build_model, genome_from_dict
 from aiperf.spec import TrainSpec, UegrSpec
 from aiperf.train import PlainStep, UegrStep, uegr_passes
@@ -257,5 +257,5 @@ def test_counted_flops_equal_what_a_real_step_runs(uegr: UegrSpec) -> None:
     optimizer = torch.optim.AdamW(net.parameters())
     with FlopCounterMode(display=False) as counter:
         step(optimizer, batch())
-    expected = step_flops_for(GENOME, BATCH, SEQ, CLASSES, step.passes)
+    expected = pass_costs(GENOME, BATCH, SEQ, CLASSES).step_flops(step.passes)
     assert counter.get_total_flops() == pytest.approx(expected, rel=0.01)

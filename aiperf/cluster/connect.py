@@ -15,13 +15,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiperf.errors import UserError
+
 _EMBEDDED_OBJECT_STORE_BYTES = 500_000_000  # trials pass small configs; Ray's default takes 30% RAM
 # Workers of trials that ask 0 GPUs must not see the GPUs (Ray leaves CUDA_VISIBLE_DEVICES alone
 # for them unless this is set).
 _WORKER_ENV = {"RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO": "1"}
 
 
-class ClusterError(ValueError):
+class ClusterError(UserError):
     """The cluster is not what the run needs (too few nodes, unreachable): one line, exit 2."""
 
 

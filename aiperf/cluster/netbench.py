@@ -11,6 +11,8 @@ import socket
 import time
 from typing import Any
 
+from aiperf.errors import UserError
+
 MISSING_MPI = (
     "netbench needs mpi4py and an MPI library: pip install 'aiperf-automl[mpi]' "
     "(and e.g. apt-get install openmpi-bin libopenmpi-dev)"
@@ -22,7 +24,7 @@ def import_mpi() -> Any:
     try:
         from mpi4py import MPI
     except ImportError:
-        raise ValueError(MISSING_MPI) from None
+        raise UserError(MISSING_MPI) from None
     return MPI
 
 

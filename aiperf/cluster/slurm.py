@@ -1,5 +1,5 @@
 """``aiperf slurm``: render the batch script from ``launch/slurm/aiperf.sbatch``, submit it with
-``sbatch``, and report a job's state and its run's progress.
+``sbatch``, and read a job's state (its run's progress is the scorer's: ``aiperf.score.progress``).
 
 Placeholders in the template are ``@@{name}``, so bash's own ``${…}`` and ``$@`` stay untouched.
 """
@@ -15,14 +15,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
-from typing import Any
 
+from aiperf.errors import UserError
 from aiperf.spec import shipped_file
 
 TEMPLATE = Path("launch/slurm/aiperf.sbatch")
 JOB_RECORD = "slurm.json"
 _TIME_RE = re.compile(r"^(\d+-)?\d{1,2}:\d{2}:\d{2}$")
 _OBJECT_STORE_BYTES = 2_000_000_000  # per node: trials pass small configs, not tensors
+
+
+class SlurmError(UserError):
+    """A Slurm request that cannot be made or answered: one line naming the flag or the job."""
 
 
 class _SbatchTemplate(Template):
@@ -46,16 +50,16 @@ class SlurmJob:
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.gpus_per_node < 0 or self.cpus_per_node < 1:
-            raise ValueError("--nodes and --cpus-per-node must be ≥ 1, --gpus-per-node ≥ 0")
+            raise SlurmError("--nodes and --cpus-per-node must be ≥ 1, --gpus-per-node ≥ 0")
         if not _TIME_RE.match(self.time):
-            raise ValueError(f"--time: expected HH:MM:SS or D-HH:MM:SS (got {self.time!r})")
+            raise SlurmError(f"--time: expected HH:MM:SS or D-HH:MM:SS (got {self.time!r})")
 
 
 def template_path() -> Path:
     """The batch template shipped with aiperf (see ``aiperf.spec.shipped_file``)."""
     path = shipped_file(TEMPLATE)
     if path is None:
-        raise ValueError(f"slurm: template {TEMPLATE} not found")
+        raise SlurmError(f"slurm: template {TEMPLATE} not found")
     return path
 
 
@@ -91,7 +95,7 @@ def submit(job: SlurmJob) -> str:
         ["sbatch", "--parsable", str(script)], capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
-        raise ValueError(f"sbatch failed: {(done.stderr or done.stdout).strip().splitlines()[-1]}")
+        raise SlurmError(f"sbatch failed: {(done.stderr or done.stdout).strip().splitlines()[-1]}")
     job_id = done.stdout.strip().split(";")[0]
     record = {"job_id": job_id, "script": str(script), "submitted": time.time()}
     (job.run_dir / JOB_RECORD).write_text(json.dumps(record, indent=2))
@@ -110,7 +114,7 @@ def job_state(job_id: str) -> str:
     )
     match = re.search(r"JobState=(\S+)", shown.stdout)
     if match is None:
-        raise ValueError(f"slurm: job {job_id} is unknown to squeue and scontrol")
+        raise SlurmError(f"slurm: job {job_id} is unknown to squeue and scontrol")
     return match.group(1)
 
 
@@ -120,28 +124,3 @@ def find_run_dir(job_id: str, results: Path = Path("results")) -> Path | None:
         if json.loads(record.read_text()).get("job_id") == job_id:
             return record.parent
     return None
-
-
-def run_progress(run_dir: Path) -> dict[str, Any]:
-    """How far the run in ``run_dir`` has come, from its ledger (empty before it starts)."""
-    from aiperf.score.ledger import read_ledger
-
-    path = run_dir / "ledger.jsonl"
-    if not path.exists():
-        return {"run_dir": str(run_dir), "started": False}
-    ledger = read_ledger(path)
-    t0 = ledger.run_start["t0"] if ledger.run_start else time.time()
-    end = ledger.run_end["time"] if ledger.run_end else time.time()
-    ops = sum(r["flops"] for r in ledger.reports)
-    accuracies = [r["test_accuracy"] for r in ledger.reports]
-    return {
-        "run_dir": str(run_dir),
-        "started": True,
-        "finished": ledger.run_end is not None,
-        "elapsed_s": end - t0,
-        "trials": len(ledger.trials),
-        "reports": len(ledger.reports),
-        "nodes": sorted({r["node"] for r in ledger.reports}),
-        "flops": ops / max(end - t0, 1e-9),
-        "best_test_accuracy": max(accuracies, default=None),
-    }

@@ -1,47 +1,21 @@
-"""Analytic FLOPs counting: per-layer formulas and a counter from genome to per-pass FLOPs."""
+"""Analytic FLOPs counting: a genome's layers priced by per-layer formulas.
 
-from aiperf.flops.counter import (
-    BLOCK_OPS,
-    BlockFlops,
-    LayerOp,
-    PassFlops,
-    breakdown,
-    count_ops,
-    eval_flops,
-    forward_flops,
-    layer_ops,
-    op_costs,
-    op_flops,
-    pass_costs,
-    step_flops,
-    step_flops_for,
-    train_step_flops,
-)
-from aiperf.flops.formulas import FORMULAS, FlopsError, LayerFormula, LayerShape, formula_for
+One entry point, ``pass_costs(genome, batch, seq, num_classes)``, gives the ``PassCosts`` (one
+forward, one weight-gradient and one input-gradient pass) of a batch; a training step's FLOPs are
+``PassCosts.step_flops(StepPasses)``. ``breakdown`` splits the same count per block for tables.
+"""
+
+from aiperf.flops.counter import BlockFlops, breakdown, pass_costs
+from aiperf.flops.formulas import FLOPS_CONVENTION, FlopsError
 from aiperf.flops.passes import PLAIN_STEP, PassCosts, StepPasses
 
 __all__ = [
-    "BLOCK_OPS",
-    "FORMULAS",
+    "FLOPS_CONVENTION",
     "PLAIN_STEP",
     "BlockFlops",
     "FlopsError",
-    "LayerFormula",
-    "LayerOp",
-    "LayerShape",
     "PassCosts",
-    "PassFlops",
     "StepPasses",
     "breakdown",
-    "count_ops",
-    "eval_flops",
-    "formula_for",
-    "forward_flops",
-    "layer_ops",
-    "op_costs",
-    "op_flops",
     "pass_costs",
-    "step_flops",
-    "step_flops_for",
-    "train_step_flops",
 ]

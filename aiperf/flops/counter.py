@@ -3,8 +3,8 @@
 Conventions are in ``aiperf.flops.formulas``. Every count is exact for the model
 ``aiperf.models.build_model`` makes at a padded sequence length ``seq``; the classifier head runs on
 the pooled (B, D) vector, once per sample. A block type or layer kind with no formula raises
-FlopsError rather than counting 0. A training step is one forward and one backward pass
-(``step_flops``); a step with extra passes adds multiples of its forward and backward FLOPs.
+FlopsError rather than counting 0. ``pass_costs`` prices one forward, one weight-gradient and
+one input-gradient pass; a training step declares how many of each it runs (``StepPasses``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiperf.flops.formulas import FlopsError, LayerShape, formula_for
-from aiperf.flops.passes import PLAIN_STEP, PassCosts, StepPasses
+from aiperf.flops.passes import PassCosts
 from aiperf.models.genome import BlockGene, ConvGene, Genome, TransformerGene
 
 
@@ -34,18 +34,6 @@ class LayerOp:
         """The LayerShape this op runs at for ``batch`` samples padded to ``seq`` tokens."""
         tokens = seq if self.per_token else 1
         return LayerShape(batch, tokens, self.in_features, self.out_features, self.kernel)
-
-
-@dataclass(frozen=True)
-class PassFlops:
-    """FLOPs of one forward pass and of one backward pass over the same batch."""
-
-    forward_flops: int
-    backward_flops: int
-
-    @property
-    def total_flops(self) -> int:
-        return self.forward_flops + self.backward_flops
 
 
 @dataclass(frozen=True)
@@ -113,65 +101,25 @@ def op_costs(op: LayerOp, batch: int, seq: int) -> PassCosts:
     return PassCosts(formula.forward(shape), formula.weight_grad(shape), formula.input_grad(shape))
 
 
-def op_flops(op: LayerOp, batch: int, seq: int, input_grad: bool = True) -> PassFlops:
-    """Forward and backward FLOPs of one op; ``input_grad=False`` skips its input gradient."""
-    costs = op_costs(op, batch, seq)
-    backward = costs.weight_grad_flops + (costs.input_grad_flops if input_grad else 0)
-    return PassFlops(costs.forward_flops, backward)
+def _sum(costs: list[PassCosts]) -> PassCosts:
+    return sum(costs, PassCosts(0, 0, 0))
 
 
 def pass_costs(genome: Genome, batch: int, seq: int, num_classes: int) -> PassCosts:
-    """Per-pass FLOPs of the genome's model on a (batch, seq) batch."""
-    ops = layer_ops(genome, num_classes)
-    return sum((op_costs(op, batch, seq) for op in ops), PassCosts(0, 0, 0))
+    """Per-pass FLOPs of the genome's model on a (batch, seq) batch: the counter's entry point.
+
+    A step's FLOPs are ``pass_costs(...).step_flops(step.passes)``; an evaluation's are the
+    ``forward_flops`` of its batch."""
+    return _sum([op_costs(op, batch, seq) for op in layer_ops(genome, num_classes)])
 
 
-def step_flops_for(
-    genome: Genome, batch: int, seq: int, num_classes: int, passes: StepPasses = PLAIN_STEP
-) -> int:
-    """FLOPs of one optimizer step that runs ``passes`` over a (batch, seq) batch."""
-    return pass_costs(genome, batch, seq, num_classes).step_flops(passes)
-
-
-def count_ops(ops: list[LayerOp], batch: int, seq: int, input_grad_first: bool = True) -> PassFlops:
-    """Summed forward and backward FLOPs of ``ops`` (see ``train_step_flops`` for the flag)."""
-    counts = [op_flops(op, batch, seq, input_grad_first or not op.first) for op in ops]
-    return PassFlops(sum(c.forward_flops for c in counts), sum(c.backward_flops for c in counts))
-
-
-def step_flops(
-    genome: Genome, batch: int, seq: int, num_classes: int, input_grad_first: bool = True
-) -> PassFlops:
-    """One forward and one backward pass of the whole model over a (batch, seq) batch."""
-    return count_ops(layer_ops(genome, num_classes), batch, seq, input_grad_first)
-
-
-def forward_flops(genome: Genome, batch: int, seq: int, num_classes: int) -> int:
-    """FLOPs of one forward pass over ``batch`` samples padded to ``seq`` tokens."""
-    return step_flops(genome, batch, seq, num_classes).forward_flops
-
-
-def train_step_flops(
-    genome: Genome, batch: int, seq: int, num_classes: int, input_grad_first: bool = True
-) -> int:
-    """Forward + backward of every layer. The word embeddings are trained, so even the first layer
-    needs its input gradient; ``input_grad_first=False`` (frozen inputs only) skips that one."""
-    return step_flops(genome, batch, seq, num_classes, input_grad_first).total_flops
-
-
-def eval_flops(genome: Genome, samples: int, seq: int, num_classes: int) -> int:
-    """FLOPs of evaluating ``samples`` samples: forward only."""
-    return forward_flops(genome, samples, seq, num_classes)
-
-
-def breakdown(
-    genome: Genome, batch: int, seq: int, num_classes: int, input_grad_first: bool = True
-) -> list[BlockFlops]:
-    """Forward and backward FLOPs per block, then the head: rows for a table."""
+def breakdown(genome: Genome, batch: int, seq: int, num_classes: int) -> list[BlockFlops]:
+    """Forward and full-backward FLOPs per block, then the head: rows for a table."""
     ops = layer_ops(genome, num_classes)
     rows: list[BlockFlops] = []
     for where in dict.fromkeys(op.block for op in ops):
-        counts = count_ops([op for op in ops if op.block == where], batch, seq, input_grad_first)
+        costs = _sum([op_costs(op, batch, seq) for op in ops if op.block == where])
         kind = genome.blocks[where].type if isinstance(where, int) else "head"
-        rows.append(BlockFlops(where, kind, counts.forward_flops, counts.backward_flops))
+        backward = costs.weight_grad_flops + costs.input_grad_flops
+        rows.append(BlockFlops(where, kind, costs.forward_flops, backward))
     return rows

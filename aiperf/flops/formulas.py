@@ -1,23 +1,28 @@
 """Per-layer FLOP formulas: a registry from layer kind to its forward and backward counts.
 
-Conventions (shared by ``aiperf.flops.counter``):
+The counting convention is ``FLOPS_CONVENTION`` below, written once: ``summary.json`` carries it
+and every count in ``aiperf.flops`` follows it. In detail:
 
-- Unit: one multiply-add = 2 FLOPs (as ``torch.utils.flop_counter``; fvcore counts 1 per MAC).
-- Counted: Linear, Conv1d/Conv2d (dense, groups = 1), batched matmuls and the two attention
-  matmuls (QKᵀ and AV); a fused SDPA is those two matmuls. Not counted: elementwise
-  ops, norms, softmax, GELU, dropout, embedding lookups, pooling, the loss and the optimizer.
-- Attention is dense S × S (no causal halving); padding positions count as run (S is padded).
-- Backward of a weighted layer = input grad (= forward) + weight grad (= forward). Matmuls of two
-  activations (attention, bmm) have no weights: their backward is a gradient to each operand,
-  2 × forward.
-- Recomputation (activation checkpointing) is never counted: the count follows the model, not
-  how often the framework runs it.
+- a multiply-add is 2 FLOPs (as ``torch.utils.flop_counter``; fvcore counts 1 per MAC);
+- Conv1d/Conv2d are dense (groups = 1); a fused SDPA is its two attention matmuls, dense S × S
+  (no causal halving), with the padded positions counted;
+- the backward of a weighted layer is its input gradient (= forward) plus its weight gradient
+  (= forward); a matmul of two activations (attention, bmm) has no weights, so its backward is
+  a gradient to each operand, 2 × forward;
+- GELU, dropout and pooling are elementwise; the loss is not counted either.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
+FLOPS_CONVENTION = (
+    "1 multiply-add = 2 FLOPs; counted: linear, conv and the two attention matmuls (QK^T, AV, "
+    "dense S^2), forward and backward as autograd needs them; not counted: elementwise ops, "
+    "norms, softmax, embedding lookups, the optimizer, recomputation; padded positions count "
+    "as run; headline = training + evaluation FLOPs"
+)
 
 
 @dataclass(frozen=True)

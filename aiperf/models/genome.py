@@ -13,8 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from aiperf.errors import UserError
 
-class GenomeError(ValueError):
+
+class GenomeError(UserError):
     """An invalid genome, genome file or block type: one line that names the field."""
 
 

@@ -7,26 +7,25 @@ Writes (beside the ledger) ``summary.json``, ``trials.csv``, ``timeline.csv`` (r
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from aiperf.report.html import render_html
 from aiperf.report.markdown import render_markdown
 from aiperf.report.mllog import mllog_events, render_mllog
 from aiperf.report.outputs import write_derived
 from aiperf.report.plots import render_plots, write_plots
-from aiperf.report.rundir import (
-    LEDGER,
+from aiperf.rundir import (
     MLLOG,
     PLOTS,
     REPORT_HTML,
     SPEC,
     SUMMARY_MD,
-    RunDirError,
+    require_run_dir,
     write_text_atomic,
 )
+from aiperf.score import Summary
 
 
-def build_report(run_dir: Path) -> dict[str, Any]:
+def build_report(run_dir: Path) -> Summary:
     """Recompute the summary from the ledger (as ``aiperf run`` did), write every report file
     and return the summary."""
     require_run_dir(run_dir)
@@ -43,12 +42,3 @@ def build_report(run_dir: Path) -> dict[str, Any]:
     events = mllog_events(ledger, spec, summary, system)
     write_text_atomic(run_dir / MLLOG, render_mllog(events))
     return summary
-
-
-def require_run_dir(run_dir: Path) -> None:
-    """A RunDirError naming the path unless it holds a ledger and a spec."""
-    if not run_dir.is_dir():
-        raise RunDirError(f"{run_dir}: no such run directory")
-    for name in (LEDGER, SPEC):
-        if not (run_dir / name).is_file():
-            raise RunDirError(f"{run_dir}: not a run directory (no {name})")

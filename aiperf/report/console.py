@@ -3,64 +3,26 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-
-def si(value: float | None, unit: str = "") -> str:
-    """``1.23 GFLOPS``-style engineering notation."""
-    if value is None:
-        return "—"
-    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= factor:
-            return f"{value / factor:.3g} {prefix}{unit}"
-    return f"{value:.3g} {unit}".strip()
+from aiperf.report.format import headline_numbers, percent, si, verdict
+from aiperf.score import LedgerError, Summary
+from aiperf.score.ledger import LedgerReader
+from aiperf.score.progress import Progress, run_progress
 
 
-def percent(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.2f}%"
-
-
-def result_table(summary: dict[str, Any]) -> Table:
-    """The final result of a run as a two-column table."""
-    table = Table(title=f"aiperf result — {summary.get('run_id')}", show_header=False)
-    verdict = "VALID" if summary["valid"] else "INVALID: " + "; ".join(summary["invalid_reasons"])
-    rows = [
-        ("FLOPS (train + eval)", si(summary["flops"], "FLOPS")),
-        ("regulated score", si(summary["regulated_score"], "FLOPS")),
-        ("best test accuracy", percent(summary["best_test_accuracy"])),
-        ("best robust accuracy", percent(summary.get("best_robust_accuracy"))),
-        ("utilisation (datasheet / measured peak)", _utilisation(summary)),
-        ("energy / FLOPS per watt", _energy(summary)),
-        ("total work", si(summary["total_flops"], "FLOP")),
-        ("run length", f"{summary['duration_s']:.1f} s"),
-        ("trials completed / stopped / failed", _trial_counts(summary)),
-        ("stability (CV of FLOPS, 2nd half)", percent(summary.get("stability_cv"))),
-        ("verdict", verdict),
-    ]
-    for name, value in rows:
-        table.add_row(name, value)
+def result_table(summary: Summary) -> Table:
+    """The final result of a run as a two-column table: the headline numbers and the verdict."""
+    table = Table(title=f"aiperf result — {summary.run_id}", show_header=False)
+    for headline in headline_numbers(summary):
+        table.add_row(headline.label, headline.value)
+    table.add_row("Verdict", verdict(summary))
     return table
-
-
-def _utilisation(summary: dict[str, Any]) -> str:
-    keys = ("utilisation_datasheet", "utilisation_measured")
-    return " / ".join(percent(summary.get(k)) for k in keys)
-
-
-def _energy(summary: dict[str, Any]) -> str:
-    if summary.get("energy_j") is None:
-        return "— (" + (summary.get("hardware_notes") or ["not measured"])[-1] + ")"
-    return f"{summary['energy_j']:.0f} J / {si(summary['flops_per_watt'], 'FLOPS/W')}"
-
-
-def _trial_counts(summary: dict[str, Any]) -> str:
-    keys = ("trials_completed", "trials_stopped", "trials_failed")
-    return " / ".join(str(summary[k]) for k in keys)
 
 
 def flops_tables(report: dict[str, Any], console: Console | None = None) -> None:
@@ -134,32 +96,31 @@ def netbench_table(figures: dict[str, Any], console: Console | None = None) -> N
     console.print(table)
 
 
-@dataclass
-class RunState:
-    """The live numbers of a running benchmark, updated as reports arrive."""
+class _LiveLine:
+    """The progress line of a running benchmark, re-read from its ledger at every refresh."""
 
-    t0: float
-    duration_s: float
-    slots: int
-    running: int = 0
-    done: int = 0
-    ops_flops: int = 0
-    best: dict[str, float] = field(default_factory=dict)  # best val and its test accuracy
-
-    def line(self) -> str:
-        elapsed = time.time() - self.t0
-        flops = self.ops_flops / elapsed if elapsed > 0 else 0.0
-        test = self.best.get("test_accuracy")
-        return (
-            f"[bold]{elapsed:6.0f}s[/] / {self.duration_s:.0f}s  "
-            f"trials running {self.running}/{self.slots}, done {self.done}  "
-            f"FLOPS {si(flops, 'FLOPS')}  best test acc {percent(test)}"
-        )
+    def __init__(self, ledger_path: Path) -> None:
+        self.reader = LedgerReader(ledger_path)
 
     def __rich__(self) -> str:
-        return self.line()
+        try:
+            return progress_line(run_progress(self.reader.poll(), time.time()))
+        except LedgerError:  # no run_start yet
+            return "starting…"
 
 
-def live_progress(state: RunState, console: Console | None = None) -> Live:
-    """A one-line display that re-renders ``state`` twice a second while the run goes on."""
-    return Live(state, console=console or Console(), refresh_per_second=2, transient=True)
+def progress_line(progress: Progress) -> str:
+    """Elapsed of target, trials running of slots, FLOPS and acc(t) as the scorer reads them."""
+    score = progress.score
+    return (
+        f"[bold]{progress.elapsed_s:6.0f}s[/] / {progress.duration_s:.0f}s  "
+        f"trials running {progress.trials_running}/{progress.slots}, "
+        f"done {progress.trials_done}  "
+        f"FLOPS {si(score.flops, 'FLOPS')}  best test acc {percent(score.best_test_accuracy)}"
+    )
+
+
+def live_progress(ledger_path: Path, console: Console | None = None) -> Live:
+    """A one-line display that follows the ledger twice a second while the run goes on."""
+    line = _LiveLine(ledger_path)
+    return Live(line, console=console or Console(), refresh_per_second=2, transient=True)

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aiperf.report.console import percent, si
-from aiperf.report.html import headline_numbers
+from aiperf.report.format import headline_numbers, percent, si
 from aiperf.report.plots import PLOT_TITLES
+from aiperf.score import Summary
 from aiperf.score.timeline import TimelinePoint
 
 
-def render_markdown(
-    summary: dict[str, Any], timeline: list[TimelinePoint], plot_paths: list[str]
-) -> str:
+def render_markdown(summary: Summary, timeline: list[TimelinePoint], plot_paths: list[str]) -> str:
     """Verdict, headline numbers, the score grid and links to the figures."""
-    lines = [f"# aiperf result — {summary.get('run_id')}", ""]
+    lines = [f"# aiperf result — {summary.run_id}", ""]
     lines += [_verdict(summary), ""]
-    lines += _table(["measure", "value", "note"], [list(row) for row in headline_numbers(summary)])
+    headlines = [[h.label, h.value, h.note] for h in headline_numbers(summary)]
+    lines += _table(["measure", "value", "note"], headlines)
     lines += ["", "## Score grid", ""]
     lines += _table(["t (s)", "FLOPS(t)", "acc(t)", "regulated(t)"], _grid_rows(timeline))
     lines += ["", "## Figures", ""]
     lines += [f"![{_title(path)}]({path})" for path in plot_paths]
-    lines += ["", f"FLOPs convention: {summary.get('flops_convention')}", ""]
+    lines += ["", f"FLOPs convention: {summary.flops_convention}", ""]
     return "\n".join(lines)
 
 
@@ -37,10 +34,10 @@ def _grid_rows(timeline: list[TimelinePoint]) -> list[list[str]]:
     ]
 
 
-def _verdict(summary: dict[str, Any]) -> str:
-    if summary["valid"]:
+def _verdict(summary: Summary) -> str:
+    if summary.valid:
         return "**Verdict: VALID**"
-    reasons = "; ".join(summary["invalid_reasons"])
+    reasons = "; ".join(summary.invalid_reasons)
     return f"**Verdict: INVALID** — {reasons}"
 
 

@@ -1,66 +1,106 @@
 """``mllog.txt``: the run as an MLPerf-style log, one ``:::MLLOG {json}`` line per event, timed
-from the ledger.
+from the ledger and encoded by mlperf-logging's ``MLLogger``.
 
-Keys follow mlperf-logging where one exists (``run_start``, ``run_stop``, ``seed``,
-``submission_*``, ``cache_clear``, ``epoch_start``, ``epoch_stop``, ``eval_accuracy``); aiperf's
-own events (``trial_start``, ``trial_stop``, ``flops``, ``regulated_score``) use the same shape.
+Keys come from ``mlperf_logging.mllog.constants`` where one exists (``run_start``, ``run_stop``,
+``seed``, ``submission_*``, ``cache_clear``, ``epoch_start``, ``epoch_stop``, ``eval_accuracy``);
+aiperf's own events (``trial_start``, ``trial_stop``, ``flops``, ``regulated_score``) use the same
+shape. ``mllog_rules.yaml`` beside this file states what every log promises, for mlperf-logging's
+compliance checker.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from mlperf_logging.mllog import constants as mlc
+from mlperf_logging.mllog.mllog import MLLogger
+
+from aiperf.score import Summary
 from aiperf.score.ledger import Ledger
 from aiperf.spec import Spec
 
 PREFIX = ":::MLLOG "
-POINT, START, END = "POINT_IN_TIME", "INTERVAL_START", "INTERVAL_END"
+POINT, START, END = mlc.POINT_IN_TIME, mlc.INTERVAL_START, mlc.INTERVAL_END
+RULES = Path(__file__).with_name("mllog_rules.yaml")
+SOURCE_ROOT = str(Path(__file__).parents[2])  # trimmed from the caller's file name MLLogger adds
+_LOG = {POINT: MLLogger.event, START: MLLogger.start, END: MLLogger.end}
 
 
-def event(time_s: float, event_type: str, key: str, value: Any, **metadata: Any) -> dict[str, Any]:
-    """One log record in mlperf-logging's field order."""
-    return {
-        "namespace": "",
-        "time_ms": round(time_s * 1000),
-        "event_type": event_type,
-        "key": key,
-        "value": value,
-        "metadata": metadata,
-    }
+@dataclass(frozen=True)
+class Event:
+    """One log line before encoding: mlperf-logging's fields, the time in ms since the epoch."""
+
+    time_ms: int
+    event_type: str
+    key: str
+    value: Any = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def event(time_s: float, event_type: str, key: str, value: Any = None, **metadata: Any) -> Event:
+    """An event at ``time_s`` (unix seconds), rounded to the millisecond."""
+    return Event(round(time_s * 1000), event_type, key, value, metadata)
 
 
 def mllog_events(
-    ledger: Ledger, spec: Spec, summary: dict[str, Any], system: dict[str, Any] | None
-) -> list[dict[str, Any]]:
+    ledger: Ledger, spec: Spec, summary: Summary, system: dict[str, Any] | None
+) -> list[Event]:
     """Submission and run info at t0, every trial's events in time order, then the result."""
-    t0 = ledger.run_start["t0"] if ledger.run_start else 0.0
-    body = _trial_events(ledger) + _report_events(ledger)
-    body.sort(key=lambda e: e["time_ms"])  # stable: ties keep their order
-    return _header_events(t0, spec, summary, system) + body + _final_events(ledger, t0, summary)
+    body = sorted(_trial_events(ledger) + _report_events(ledger), key=lambda e: e.time_ms)
+    return _header_events(ledger.t0, spec, summary, system) + body + _final_events(ledger, summary)
 
 
-def render_mllog(events: list[dict[str, Any]]) -> str:
-    """One ``:::MLLOG`` line per event; non-finite numbers become null (strict JSON)."""
-    lines = [PREFIX + json.dumps(_finite(e), allow_nan=False) for e in events]
-    return "\n".join(lines) + "\n"
+def render_mllog(events: list[Event]) -> str:
+    """The events as ``:::MLLOG`` lines written by ``MLLogger`` into memory; NaN and ±inf become
+    null, so every line is strict JSON and the same events always give the same bytes."""
+    sink = _Lines()
+    logger = logging.Logger("aiperf.mllog", logging.INFO)  # unregistered: no parent, no root
+    logger.addHandler(sink)
+    mllogger = MLLogger(logger, root_dir=re.escape(SOURCE_ROOT))
+    try:
+        for e in events:
+            meta = _finite(e.metadata)
+            _LOG[e.event_type](mllogger, e.key, _finite(e.value), meta, time_ms=e.time_ms)
+    finally:
+        logger.removeHandler(sink)
+    if len(sink.lines) != len(events):
+        raise RuntimeError("mllog: logging is disabled (logging.disable); the log is incomplete")
+    return "".join(line + "\n" for line in sink.lines)
+
+
+class _Lines(logging.Handler):
+    """Keeps MLLogger's lines in memory; its warnings and encoding errors raise instead."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.levelno != logging.INFO:
+            raise ValueError(f"mlperf-logging: {message.strip()}")
+        self.lines.append(message)
 
 
 def _header_events(
-    t0: float, spec: Spec, summary: dict[str, Any], system: dict[str, Any] | None
-) -> list[dict[str, Any]]:
+    t0: float, spec: Spec, summary: Summary, system: dict[str, Any] | None
+) -> list[Event]:
     nodes = (system or {}).get("nodes") or []
     info = {
-        "submission_benchmark": "aiperf",
-        "submission_division": "open",
-        "submission_org": "",
-        "submission_platform": _platform(system),
-        "submission_status": "research",
-        "cache_clear": spec.workload.kind == "synthetic",  # generated in memory, no file cache
-        "seed": spec.seed,
-        "aiperf_version": summary.get("aiperf_version"),
-        "run_id": summary.get("run_id"),
+        mlc.SUBMISSION_BENCHMARK: "aiperf",
+        mlc.SUBMISSION_DIVISION: mlc.OPEN,
+        mlc.SUBMISSION_ORG: "",
+        mlc.SUBMISSION_PLATFORM: _platform(system),
+        mlc.SUBMISSION_STATUS: mlc.RESEARCH,
+        mlc.CACHE_CLEAR: spec.workload.kind == "synthetic",  # generated in memory, no file cache
+        mlc.SEED: spec.seed,
+        "aiperf_version": summary.aiperf_version,
+        "run_id": summary.run_id,
         "spec_name": spec.name,
         "target_duration_s": spec.duration,
         "min_duration_s": spec.min_duration,
@@ -71,7 +111,7 @@ def _header_events(
         "accelerators_per_node": max((len(n.get("gpus") or []) for n in nodes), default=0),
     }
     points = [event(t0, POINT, key, value) for key, value in info.items()]
-    return [*points, event(t0, START, "run_start", None)]
+    return [*points, event(t0, START, mlc.RUN_START)]
 
 
 def _platform(system: dict[str, Any] | None) -> str:
@@ -85,41 +125,55 @@ def _platform(system: dict[str, Any] | None) -> str:
     return f"{len(nodes)}x {first.get('hostname')} ({device})"
 
 
-def _trial_events(ledger: Ledger) -> list[dict[str, Any]]:
+def _trial_events(ledger: Ledger) -> list[Event]:
     events = []
-    for trial in ledger.trials.values():
-        meta = {k: trial.get(k) for k in ("trial_id", "trial_index", "genome", "hparams", "uegr")}
-        events.append(event(trial["time"], START, "trial_start", trial["trial_id"], **meta))
-    for end in ledger.trial_ends.values():
-        meta = {"trial_id": end["trial_id"], "status": end["status"], "error": end.get("error")}
-        events.append(event(end["time"], END, "trial_stop", end["trial_id"], **meta))
+    for t in ledger.trials.values():
+        proposal = {"trial_id": t.trial_id, "trial_index": t.trial_index, "genome": t.genome}
+        tuning = {"hparams": t.hparams, "uegr": t.uegr}
+        events.append(event(t.time, START, "trial_start", t.trial_id, **proposal, **tuning))
+    for e in ledger.trial_ends.values():
+        outcome = {"trial_id": e.trial_id, "status": e.status, "error": e.error}
+        events.append(event(e.time, END, "trial_stop", e.trial_id, **outcome))
     return events
 
 
-def _report_events(ledger: Ledger) -> list[dict[str, Any]]:
+def _report_events(ledger: Ledger) -> list[Event]:
     events = []
     for r in ledger.reports:
-        where = {"epoch_num": r["epoch"], "trial_id": r["trial_id"]}
-        work = {k: r[k] for k in ("samples", "steps", "train_flops", "eval_flops", "loss")}
-        accuracy = {k: r.get(k) for k in ("val_accuracy", "robust_accuracy")}
+        where = {mlc.EPOCH_NUM: r.epoch, "trial_id": r.trial_id}
+        place = {"node": r.node, "device": r.device, "gpu_ids": r.gpu_ids}
+        work = {
+            "samples": r.samples,
+            "steps": r.steps,
+            "train_flops": r.train_flops,
+            "eval_flops": r.eval_flops,
+            "loss": r.loss,
+        }
+        accuracy = {"val_accuracy": r.val_accuracy, "robust_accuracy": r.robust_accuracy}
         events += [
-            event(r["start_time"], START, "epoch_start", r["epoch"], **where, **_place(r)),
-            event(r["end_time"], END, "epoch_stop", r["epoch"], **where, **work),
-            event(r["end_time"], POINT, "eval_accuracy", r["test_accuracy"], **where, **accuracy),
+            event(r.start_time, START, mlc.EPOCH_START, r.epoch, **where, **place),
+            event(r.end_time, END, mlc.EPOCH_STOP, r.epoch, **where, **work),
+            event(r.end_time, POINT, mlc.EVAL_ACCURACY, r.test_accuracy, **where, **accuracy),
         ]
     return events
 
 
-def _final_events(ledger: Ledger, t0: float, summary: dict[str, Any]) -> list[dict[str, Any]]:
-    end = ledger.run_end["time"] if ledger.run_end else t0 + summary["duration_s"]
-    results = ("flops", "regulated_score", "best_test_accuracy", "best_robust_accuracy")
-    events = [event(end, POINT, key, summary.get(key)) for key in results]
-    events.append(event(end, POINT, "total_flops", summary["total_flops"]))
-    status = "success" if summary["valid"] else "aborted"
-    reason = ledger.run_end.get("reason") if ledger.run_end else "no run_end record"
-    reasons = summary["invalid_reasons"]
-    stop = event(end, END, "run_stop", None, status=status, reason=reason, invalid_reasons=reasons)
-    return [*events, stop]
+def _final_events(ledger: Ledger, summary: Summary) -> list[Event]:
+    end = ledger.run_end.time if ledger.run_end else ledger.t0 + summary.duration_s
+    results = {
+        "flops": summary.flops,
+        "regulated_score": summary.regulated_score,
+        "best_test_accuracy": summary.best_test_accuracy,
+        "best_robust_accuracy": summary.best_robust_accuracy,
+        "total_flops": summary.total_flops,
+    }
+    events = [event(end, POINT, key, value) for key, value in results.items()]
+    stop = {
+        mlc.STATUS: mlc.SUCCESS if summary.valid else mlc.ABORTED,
+        "reason": ledger.run_end.reason if ledger.run_end else "no run_end record",
+        "invalid_reasons": list(summary.invalid_reasons),
+    }
+    return [*events, event(end, END, mlc.RUN_STOP, None, **stop)]
 
 
 def _finite(value: Any) -> Any:
@@ -131,8 +185,3 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_finite(v) for v in value]
     return value
-
-
-def _place(report: dict[str, Any]) -> dict[str, Any]:
-    """Where a report interval ran: node, device and the GPUs Ray assigned (when recorded)."""
-    return {k: report.get(k) for k in ("node", "device", "gpu_ids")}

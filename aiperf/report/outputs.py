@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiperf.report.rundir import LEDGER, SPEC, SUMMARY, SYSTEM, read_json, write_json_atomic
 from aiperf.report.tables import write_tables
-from aiperf.score import Ledger, TimelinePoint, read_ledger, score_run
+from aiperf.rundir import LEDGER, SPEC, SUMMARY, read_system, write_json_atomic
+from aiperf.score import Ledger, Summary, TimelinePoint, read_ledger, score_run
 from aiperf.spec import Spec, load_spec
 
 
@@ -19,7 +19,7 @@ class ScoredRun:
     spec: Spec
     ledger: Ledger
     system: dict[str, Any] | None
-    summary: dict[str, Any]
+    summary: Summary
     timeline: list[TimelinePoint]
 
 
@@ -27,8 +27,8 @@ def write_derived(run_dir: Path, spec: Spec | None = None) -> ScoredRun:
     """Score the run from its ledger; rewrite summary.json, trials.csv and timeline.csv."""
     spec = spec or load_spec(run_dir / SPEC)
     ledger = read_ledger(run_dir / LEDGER)
-    system = read_json(run_dir / SYSTEM) if (run_dir / SYSTEM).exists() else None
+    system = read_system(run_dir)
     summary, timeline = score_run(ledger, spec, system)
-    write_json_atomic(run_dir / SUMMARY, summary)
+    write_json_atomic(run_dir / SUMMARY, summary.to_json())
     write_tables(run_dir, ledger, timeline)
     return ScoredRun(spec, ledger, system, summary, timeline)

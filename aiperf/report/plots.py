@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiperf.score.ledger import Ledger
+from aiperf.rundir import write_bytes_atomic
+from aiperf.score import Summary
+from aiperf.score.ledger import Ledger, Report
 from aiperf.score.timeline import TimelinePoint, best_report
 
 BLUE, GREEN, RED, PURPLE, GREY = "#2563eb", "#16a34a", "#dc2626", "#9333ea", "#6b7280"
@@ -48,27 +50,25 @@ class TrialSpan:
 
 
 def render_plots(
-    timeline: list[TimelinePoint], ledger: Ledger, summary: dict[str, Any], quality_gate: float
+    timeline: list[TimelinePoint], ledger: Ledger, summary: Summary, quality_gate: float
 ) -> dict[str, bytes]:
     """Every figure of the report, name → PNG bytes (names are the keys of PLOT_TITLES)."""
     return {
         "flops": flops_plot(timeline),
         "regulated": regulated_plot(timeline),
         "accuracy": accuracy_plot(timeline, quality_gate),
-        "gantt": gantt_plot(ledger, summary["duration_s"]),
-        "scatter": scatter_plot(ledger, summary.get("best_trial_id")),
+        "gantt": gantt_plot(ledger, summary.duration_s),
+        "scatter": scatter_plot(ledger, summary.best_trial_id),
     }
 
 
 def write_plots(plots: dict[str, bytes], folder: Path) -> list[Path]:
-    """``<folder>/<name>.png`` for every figure, each written to a temporary name and renamed."""
+    """``<folder>/<name>.png`` for every figure, each written atomically."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, png in sorted(plots.items()):
         path = folder / f"{name}.png"
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(png)
-        tmp.replace(path)
+        write_bytes_atomic(path, png)
         paths.append(path)
     return paths
 
@@ -132,11 +132,11 @@ def _timeline_line(
 
 def trial_spans(ledger: Ledger) -> list[TrialSpan]:
     """Every trial that reported, per node, from its report start/end times (seconds from t0)."""
-    t0 = ledger.run_start["t0"] if ledger.run_start else 0.0
+    t0 = ledger.t0
     grouped: dict[tuple[str, str], list[Interval]] = defaultdict(list)
     for r in ledger.reports:
-        interval = Interval(r["trial_id"], r["start_time"] - t0, r["end_time"] - t0)
-        grouped[(r["node"], r["trial_id"])].append(interval)
+        interval = Interval(r.trial_id, r.start_time - t0, r.end_time - t0)
+        grouped[(r.node, r.trial_id)].append(interval)
     spans = []
     for (node, trial_id), intervals in grouped.items():
         ordered = tuple(sorted(intervals, key=lambda i: i.start_s))
@@ -187,32 +187,36 @@ def _gantt_span(ax: Any, row: int, span: TrialSpan, colour: str) -> None:
 
 
 def _trial_order(ledger: Ledger) -> list[str]:
-    known = sorted(ledger.trials.values(), key=lambda t: t["trial_index"])
-    ids = [t["trial_id"] for t in known]
-    return ids + sorted({r["trial_id"] for r in ledger.reports} - set(ids))
+    known = sorted(ledger.trials.values(), key=lambda t: t.trial_index)
+    ids = [t.trial_id for t in known]
+    return ids + sorted({r.trial_id for r in ledger.reports} - set(ids))
 
 
-def trial_points(ledger: Ledger) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class TrialPoint:
+    """One trial on the scatter plot: its work and its best-validation report's accuracies."""
+
+    trial_id: str
+    status: str
+    flops: int
+    test: float
+    robust: float | None
+
+
+def trial_points(ledger: Ledger) -> list[TrialPoint]:
     """Per trial: its total FLOPs, and the test / robust accuracy of its best-validation report."""
-    reports: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    reports: dict[str, list[Report]] = defaultdict(list)
     for r in ledger.reports:
-        reports[r["trial_id"]].append(r)
+        reports[r.trial_id].append(r)
     points = []
     for trial_id in _trial_order(ledger):
         best = best_report(reports.get(trial_id, []))
         if best is None:
             continue
-        status = ledger.trial_ends.get(trial_id, {}).get("status", "running")
-        flops = sum(r["flops"] for r in reports[trial_id])
-        points.append(
-            {
-                "trial_id": trial_id,
-                "status": status,
-                "flops": flops,
-                "test": best["test_accuracy"],
-                "robust": best.get("robust_accuracy"),
-            }
-        )
+        end = ledger.trial_ends.get(trial_id)
+        flops = sum(r.flops for r in reports[trial_id])
+        status = end.status if end else "running"
+        points.append(TrialPoint(trial_id, status, flops, best.test_accuracy, best.robust_accuracy))
     return points
 
 
@@ -220,12 +224,12 @@ def scatter_plot(ledger: Ledger, best_trial_id: str | None) -> bytes:
     """Each trial's work against the test accuracy it reached; hollow marks: robust accuracy."""
     fig, ax = _axes(PLOT_TITLES["scatter"], "test accuracy at best val")
     points = trial_points(ledger)
-    for status in sorted({p["status"] for p in points}):
-        _scatter_status(ax, [p for p in points if p["status"] == status], status)
-    best = [p for p in points if p["trial_id"] == best_trial_id]
-    xs, ys = [p["flops"] for p in best], [p["test"] for p in best]
+    for status in sorted({p.status for p in points}):
+        _scatter_status(ax, [p for p in points if p.status == status], status)
+    best = [p for p in points if p.trial_id == best_trial_id]
+    xs, ys = [p.flops for p in best], [p.test for p in best]
     ax.scatter(xs, ys, marker="*", s=200, color="#f59e0b", zorder=4, label="best (val)")
-    if points and min(p["flops"] for p in points) > 0:
+    if points and min(p.flops for p in points) > 0:
         ax.set_xscale("log")
     ax.set_xlabel("FLOPs of the trial, train + eval (hollow: robust accuracy)")
     ax.yaxis.set_major_formatter(_percent_formatter())
@@ -234,12 +238,12 @@ def scatter_plot(ledger: Ledger, best_trial_id: str | None) -> bytes:
     return png_bytes(fig)
 
 
-def _scatter_status(ax: Any, points: list[dict[str, Any]], status: str) -> None:
+def _scatter_status(ax: Any, points: list[TrialPoint], status: str) -> None:
     colour = STATUS_COLOURS.get(status, GREY)
-    xs, ys = [p["flops"] for p in points], [p["test"] for p in points]
+    xs, ys = [p.flops for p in points], [p.test for p in points]
     ax.scatter(xs, ys, color=colour, s=30, label=status, zorder=3)
-    robust = [p for p in points if p["robust"] is not None]
-    xs, ys = [p["flops"] for p in robust], [p["robust"] for p in robust]
+    robust = [p for p in points if p.robust is not None]
+    xs, ys = [p.flops for p in robust], [p.robust for p in robust]
     ax.scatter(xs, ys, facecolors="none", edgecolors=colour, s=30, zorder=3)
 
 

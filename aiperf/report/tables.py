@@ -4,39 +4,42 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from aiperf.report.rundir import TIMELINE, TRIALS, write_text_atomic
-from aiperf.score.ledger import Ledger
-from aiperf.score.timeline import TimelinePoint
+from aiperf.rundir import TIMELINE, TRIALS, write_text_atomic
+from aiperf.score.ledger import Ledger, Report, TrialStart
+from aiperf.score.timeline import TimelinePoint, best_report, finite
 
 
 def trials_table(ledger: Ledger) -> pd.DataFrame:
     """Per trial: its proposal, where it ran, its work and the best accuracy it reached."""
-    reports = pd.DataFrame(ledger.reports)
-    rows = []
-    for trial_id, trial in ledger.trials.items():
-        mine = reports[reports["trial_id"] == trial_id] if len(reports) else reports
-        best = mine.loc[mine["val_accuracy"].idxmax()] if len(mine) else None
-        end = ledger.trial_ends.get(trial_id, {})
-        rows.append(
-            {
-                "trial_id": trial_id,
-                "trial_index": trial["trial_index"],
-                "status": end.get("status", "running"),
-                "reports": len(mine),
-                "node": mine["node"].iloc[-1] if len(mine) else None,
-                "flops": int(mine["flops"].sum()) if len(mine) else 0,
-                "best_val_accuracy": None if best is None else best["val_accuracy"],
-                "test_accuracy_at_best_val": None if best is None else best["test_accuracy"],
-                "best_robust_accuracy": mine["robust_accuracy"].max() if len(mine) else None,
-                **{f"hp_{k}": v for k, v in trial["hparams"].items()},
-                "blocks": "-".join(b["type"] for b in trial["genome"]["blocks"]),
-                "embed_dim": trial["genome"]["embed_dim"],
-            }
-        )
+    by_trial: dict[str, list[Report]] = {trial_id: [] for trial_id in ledger.trials}
+    for report in ledger.reports:
+        by_trial.setdefault(report.trial_id, []).append(report)
+    rows = [_trial_row(trial, by_trial[trial.trial_id], ledger) for trial in ledger.trials.values()]
     return pd.DataFrame(rows).sort_values("trial_index") if rows else pd.DataFrame(rows)
+
+
+def _trial_row(trial: TrialStart, reports: list[Report], ledger: Ledger) -> dict[str, Any]:
+    best = best_report(reports)
+    robust = [r.robust_accuracy for r in reports if finite(r.robust_accuracy)]
+    end = ledger.trial_ends.get(trial.trial_id)
+    return {
+        "trial_id": trial.trial_id,
+        "trial_index": trial.trial_index,
+        "status": end.status if end else "running",
+        "reports": len(reports),
+        "node": reports[-1].node if reports else None,
+        "flops": sum(r.flops for r in reports),
+        "best_val_accuracy": best.val_accuracy if best else None,
+        "test_accuracy_at_best_val": best.test_accuracy if best else None,
+        "best_robust_accuracy": max(robust, default=None),
+        **{f"hp_{k}": v for k, v in trial.hparams.items()},
+        "blocks": "-".join(b["type"] for b in trial.genome["blocks"]),
+        "embed_dim": trial.genome["embed_dim"],
+    }
 
 
 def timeline_table(points: list[TimelinePoint]) -> pd.DataFrame:

@@ -7,9 +7,12 @@ from the counters read at the start and end of the run, where the hardware has t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiperf.hw.inventory import peak_for
+
+if TYPE_CHECKING:
+    from aiperf.score.summary import Summary
 
 PRECISION_OF_TRAINING = {"fp32": "fp32", "bf16": "bf16", "fp16": "fp16"}
 
@@ -29,10 +32,15 @@ def total_peaks(system: dict[str, Any] | None, precision: str) -> tuple[float | 
 
 
 def hardware_fields(
-    flops: float, total_flops: int, system: dict[str, Any] | None, precision: str, energy: Any
+    flops: float,
+    total_flops: int,
+    system: dict[str, Any] | None,
+    precision: str,
+    energy: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """``utilisation_datasheet``, ``utilisation_measured``, ``energy_j``, ``flops_per_watt``
-    (None where unknown) and ``hardware_notes`` saying why a value is missing."""
+    """The Summary's hardware fields: ``utilisation_datasheet``, ``utilisation_measured``,
+    ``energy_j``, ``flops_per_watt`` (None where unknown) and ``hardware_notes`` saying why a
+    value is missing."""
     datasheet, measured = total_peaks(system, precision)
     energy = energy or {}
     energy_j = energy.get("total_j")
@@ -58,10 +66,14 @@ def hardware_fields(
     }
 
 
-def utilisation_reasons(fields: dict[str, Any]) -> list[str]:
+def utilisation_reasons(summary: Summary) -> list[str]:
     """A count at or above a peak is a counting bug, not a record: the run is INVALID."""
+    measured = {
+        "utilisation_datasheet": summary.utilisation_datasheet,
+        "utilisation_measured": summary.utilisation_measured,
+    }
     return [
-        f"{name} {fields[name]:.3f} ≥ 1: more FLOPS than the hardware's peak"
-        for name in ("utilisation_datasheet", "utilisation_measured")
-        if fields[name] is not None and fields[name] >= 1
+        f"{name} {value:.3f} ≥ 1: more FLOPS than the hardware's peak"
+        for name, value in measured.items()
+        if value is not None and value >= 1
     ]

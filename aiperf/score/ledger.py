@@ -1,51 +1,64 @@
 """The append-only ledger: one JSON object per line, written whole and flushed as it arrives.
 
-Record kinds (``kind``): ``run_start`` (t0, seed), ``trial`` (a trial's genome and hparams),
-``report`` (the work of one report interval), ``trial_failure`` (an attempt failed; retried or
-not), ``trial_end`` (status), ``run_resume`` (the master came back), ``run_end``. Keys are
-defined here, once; readers use these dataclasses' field names. A report is counted once per
-(trial, epoch): a duplicate (an epoch redone after a master crash) is skipped on read.
+Record kinds (``kind``): ``run_start`` (t0, seed), ``trial`` (a trial's proposal), ``report``
+(the work of one report interval), ``trial_failure`` (an attempt failed; retried or not),
+``trial_end`` (status), ``run_resume`` (the master came back), ``run_end``. The record types below
+are the whole contract: the writer writes them and ``read_ledger`` returns them, each line
+validated on read (known kind, every field present with its type, no unknown key), so a reader
+never looks a key up by its spelling. A report is counted once per (trial, epoch): a duplicate
+(an epoch redone after a master crash) is skipped on read.
 """
 
 from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Annotated, Any, Literal, TextIO
+
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+
+from aiperf.errors import UserError
 
 SCHEMA_VERSION = 1
+_STRICT = ConfigDict(extra="forbid")  # with strict validation: a typo or a wrong type fails
 
 
 @dataclass(frozen=True)
 class RunStart:
+    __pydantic_config__ = _STRICT
+
     run_id: str
-    t0: float  # unix seconds when the search started
+    t0: float  # unix seconds when the search started: the origin of every timestamp
     seed: int
     duration_s: float  # the spec's target duration
     slots: int = 1  # trials that fit at once
     trial_resources: dict[str, float] = field(default_factory=dict)  # what one trial asks for
     nodes: list[str] = field(default_factory=list)  # the alive nodes' IPs at t0
-    kind: str = "run_start"
+    kind: Literal["run_start"] = "run_start"
     schema: int = SCHEMA_VERSION
 
 
 @dataclass(frozen=True)
 class TrialStart:
+    __pydantic_config__ = _STRICT
+
     trial_id: str
     trial_index: int
     time: float
     genome: dict[str, Any]
     hparams: dict[str, Any]
     uegr: dict[str, Any]  # the searched UEGR knobs of this trial (empty: the spec's)
-    kind: str = "trial"
+    kind: Literal["trial"] = "trial"
     schema: int = SCHEMA_VERSION
 
 
 @dataclass(frozen=True)
 class Report:
     """The work done in one report interval of one trial, and the model quality at its end."""
+
+    __pydantic_config__ = _STRICT
 
     trial_id: str
     report_index: int
@@ -66,48 +79,61 @@ class Report:
     test_accuracy: float
     robust_accuracy: float | None  # test accuracy under the spec's attack (None: not measured)
     flops_check_error: float | None  # |measured − analytic| / measured of the trial's self-check
-    kind: str = "report"
+    kind: Literal["report"] = "report"
     schema: int = SCHEMA_VERSION
 
 
 @dataclass(frozen=True)
 class TrialEnd:
+    __pydantic_config__ = _STRICT
+
     trial_id: str
     time: float
-    status: str  # completed | failed | stopped
+    status: Literal["completed", "failed", "stopped"]
     error: str | None = None
-    kind: str = "trial_end"
+    kind: Literal["trial_end"] = "trial_end"
     schema: int = SCHEMA_VERSION
 
 
 @dataclass(frozen=True)
 class RunEnd:
+    __pydantic_config__ = _STRICT
+
     time: float
-    reason: str  # deadline | max_trials | interrupted
+    reason: str  # deadline | max_trials | interrupted (SIGINT) | interrupted (SIGTERM)
     energy: dict[str, Any] | None = None  # EnergyResult of the master's node (joules, note)
-    alive_nodes: list[str] = field(default_factory=list)  # nodes still alive at the end
-    kind: str = "run_end"
+    alive_nodes: list[str] | None = None  # nodes still alive at the end (None: not recorded)
+    kind: Literal["run_end"] = "run_end"
     schema: int = SCHEMA_VERSION
 
 
 @dataclass(frozen=True)
 class RunResume:
+    __pydantic_config__ = _STRICT
+
     time: float  # when ``aiperf run --resume`` took over; the gap before it counts as elapsed
-    kind: str = "run_resume"
+    kind: Literal["run_resume"] = "run_resume"
     schema: int = SCHEMA_VERSION
 
 
 @dataclass(frozen=True)
 class TrialFailure:
+    __pydantic_config__ = _STRICT
+
     trial_id: str
     time: float
     error: str
     retrying: bool  # True: Ray Tune restarts it from its last checkpoint
-    kind: str = "trial_failure"
+    kind: Literal["trial_failure"] = "trial_failure"
     schema: int = SCHEMA_VERSION
 
 
 Record = RunStart | TrialStart | Report | TrialFailure | TrialEnd | RunResume | RunEnd
+_RECORD = TypeAdapter(Annotated[Record, Field(discriminator="kind")])
+
+
+class LedgerError(UserError):
+    """A ledger that cannot be read: names the file and the line."""
 
 
 class LedgerWriter:
@@ -137,20 +163,55 @@ class LedgerWriter:
 
 @dataclass
 class Ledger:
-    """A ledger read back into plain records, grouped by kind."""
+    """A ledger read back into its records, grouped by kind."""
 
-    run_start: dict[str, Any] | None = None
-    run_end: dict[str, Any] | None = None
-    trials: dict[str, dict[str, Any]] = field(default_factory=dict)
-    reports: list[dict[str, Any]] = field(default_factory=list)
-    trial_ends: dict[str, dict[str, Any]] = field(default_factory=dict)
-    failures: list[dict[str, Any]] = field(default_factory=list)
-    resumes: list[dict[str, Any]] = field(default_factory=list)
+    run_start: RunStart | None = None
+    run_end: RunEnd | None = None
+    trials: dict[str, TrialStart] = field(default_factory=dict)
+    reports: list[Report] = field(default_factory=list)
+    trial_ends: dict[str, TrialEnd] = field(default_factory=dict)
+    failures: list[TrialFailure] = field(default_factory=list)
+    resumes: list[RunResume] = field(default_factory=list)
     duplicate_reports: int = 0  # (trial, epoch) reported again after a resume: not counted
+    source: str = "ledger"  # where it was read from, for error messages
     _seen: set[tuple[str, int]] = field(default_factory=set, repr=False)
 
-    def add_report(self, record: dict[str, Any]) -> None:
-        key = (record["trial_id"], record["epoch"])
+    @property
+    def start(self) -> RunStart:
+        """The run_start record; LedgerError when the ledger has none."""
+        if self.run_start is None:
+            raise LedgerError(f"{self.source}: no run_start record")
+        return self.run_start
+
+    @property
+    def t0(self) -> float:
+        """When the search started: the origin of every timestamp (the one rule for t0)."""
+        return self.start.t0
+
+    def open_trials(self) -> list[str]:
+        """Trials that started and have no end record yet, in start order."""
+        return [trial_id for trial_id in self.trials if trial_id not in self.trial_ends]
+
+    def add(self, record: Record) -> None:
+        """File one record under its kind."""
+        match record:
+            case Report():
+                self._add_report(record)
+            case TrialStart():
+                self.trials[record.trial_id] = record
+            case TrialEnd():
+                self.trial_ends[record.trial_id] = record
+            case TrialFailure():
+                self.failures.append(record)
+            case RunResume():
+                self.resumes.append(record)
+            case RunStart():
+                self.run_start = record
+            case RunEnd():
+                self.run_end = record
+
+    def _add_report(self, record: Report) -> None:
+        key = (record.trial_id, record.epoch)
         if key in self._seen:
             self.duplicate_reports += 1
             return
@@ -158,86 +219,95 @@ class Ledger:
         self.reports.append(record)
 
 
-class LedgerError(ValueError):
-    """A ledger that cannot be read: names the file and the line."""
+def parse_record(line: str | bytes, where: str) -> Record:
+    """One ledger line as its record type, or a LedgerError naming ``where`` and the field."""
+    try:
+        return _RECORD.validate_json(line, strict=True)
+    except ValidationError as err:
+        if err.errors()[0]["type"] == "json_invalid":
+            raise LedgerError(f"{where}: not a JSON object") from None
+        raise LedgerError(f"{where}: {_first_problem(err)}") from None
+
+
+def _first_problem(err: ValidationError) -> str:
+    """``report.train_flops: Input should be a valid integer (got 4.0)``."""
+    first = err.errors()[0]
+    loc = ".".join(str(part) for part in first["loc"]) or "record"
+    given = first.get("input")
+    got = "" if isinstance(given, dict) else f" (got {given!r:.80})"
+    message = "unknown key" if first["type"] == "unexpected_keyword_argument" else first["msg"]
+    return f"{loc}: {message}{got}"
+
+
+class LedgerReader:
+    """Reads a ledger that may still be growing: each ``poll`` adds the lines completed since the
+    last one, so a live view costs only what is new."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.ledger = Ledger(source=str(path))
+        self._offset = 0
+        self._lines = 0
+
+    def poll(self) -> Ledger:
+        """The ledger with every complete line read; a line still being written waits."""
+        data = self._read_from_offset()
+        end = data.rfind(b"\n") + 1
+        for line in data[:end].splitlines():
+            self._take(line)
+        self._offset += end
+        return self.ledger
+
+    def finish(self) -> Ledger:
+        """``poll``, then the last line even without its newline; a torn one (a crash
+        mid-write) is skipped with a warning."""
+        self.poll()
+        tail = self._read_from_offset()
+        if tail.strip():
+            try:
+                self._take(tail)
+            except LedgerError as err:
+                if "not a JSON object" not in str(err):
+                    raise
+                warnings.warn(f"{self.path}:{self._lines}: torn last line skipped", stacklevel=2)
+            self._offset += len(tail)
+        return self.ledger
+
+    def _read_from_offset(self) -> bytes:
+        try:
+            with self.path.open("rb") as file:
+                file.seek(self._offset)
+                return file.read()
+        except OSError as err:
+            raise LedgerError(f"ledger: cannot read {self.path}: {err.strerror}") from None
+
+    def _take(self, line: bytes) -> None:
+        self._lines += 1
+        if line.strip():
+            self.ledger.add(parse_record(line, f"{self.path}:{self._lines}"))
+
+
+def read_ledger(path: Path) -> Ledger:
+    """Read a whole ledger; a torn last line (a crash mid-write) is skipped with a warning."""
+    return LedgerReader(path).finish()
 
 
 def repair_tail(path: Path) -> bool:
-    """Cut a torn last line (a crash mid-write) before appending more; True if one was cut."""
+    """Cut a torn last line (a crash mid-write) before appending more; True if one was cut.
+
+    A last line that is whole but lacks its newline is kept and the newline added, so a valid
+    record (a finished run's ``run_end``) is never thrown away."""
     data = path.read_bytes()
     if not data or data.endswith(b"\n"):
         return False
     cut = data.rfind(b"\n") + 1
-    with path.open("r+b") as file:
-        file.truncate(cut)
-    warnings.warn(f"{path}: torn last line removed before resuming", stacklevel=2)
-    return True
-
-
-def read_ledger(path: Path) -> Ledger:
-    """Read a ledger; a torn last line (a crash mid-write) is skipped with a warning."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as err:
-        raise LedgerError(f"ledger: cannot read {path}: {err.strerror}") from None
-    ledger = Ledger()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            if number == len(lines):
-                warnings.warn(f"{path}:{number}: torn last line skipped", stacklevel=2)
-                continue
-            raise LedgerError(f"{path}:{number}: not a JSON object") from None
-        _add(ledger, record, f"{path}:{number}")
-    return ledger
-
-
-_KINDS = {
-    cls.kind: cls
-    for cls in (RunStart, TrialStart, Report, TrialFailure, TrialEnd, RunResume, RunEnd)
-}
-_NUMBER_TYPES = {"float", "int"}
-
-
-def check_record(record: Any, where: str) -> None:
-    """A record's kind is known, its required keys present, its numbers numbers — or LedgerError."""
-    kind = record.get("kind") if isinstance(record, dict) else None
-    cls = _KINDS.get(kind)
-    if cls is None:
-        raise LedgerError(f"{where}: unknown record kind {kind!r}")
-    for spec in fields(cls):
-        value, required = record.get(spec.name), spec.default is MISSING
-        if spec.default_factory is not MISSING:  # type: ignore[misc]
-            required = False
-        if required and spec.name not in record:
-            raise LedgerError(f"{where}: {kind} record lacks {spec.name!r}")
-        if spec.type in _NUMBER_TYPES and not _is_number(value):
-            raise LedgerError(f"{where}: {kind}.{spec.name} must be a number (got {value!r})")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _add(ledger: Ledger, record: Any, where: str) -> None:
-    check_record(record, where)
-    kind = record["kind"]
-    if kind == "report":
-        ledger.add_report(record)
-    elif kind == "trial_failure":
-        ledger.failures.append(record)
-    elif kind == "run_resume":
-        ledger.resumes.append(record)
-    elif kind == "trial":
-        ledger.trials[record["trial_id"]] = record
-    elif kind == "trial_end":
-        ledger.trial_ends[record["trial_id"]] = record
-    elif kind == "run_start":
-        ledger.run_start = record
-    elif kind == "run_end":
-        ledger.run_end = record
-    else:
-        raise LedgerError(f"{where}: unknown record kind {kind!r}")
+        json.loads(data[cut:])
+    except ValueError:
+        with path.open("r+b") as file:
+            file.truncate(cut)
+        warnings.warn(f"{path}: torn last line removed before resuming", stacklevel=2)
+        return True
+    with path.open("ab") as file:
+        file.write(b"\n")
+    return False

@@ -1,8 +1,10 @@
 """A Ray Tune callback on the master that appends every trial event to the ledger as it arrives.
 
-Ray Tune pickles its callbacks with the experiment. A run resumed after a master crash gets a
-restored copy, which adopts the live ledger writer and progress state of the resuming process
-(``__setstate__``) and becomes the ``current_recorder``.
+It keeps no state that the ledger does not hold. Ray Tune pickles its callbacks with the
+experiment; a pickled recorder carries only the ledger's path. Tune's lifecycle does the rest:
+``setup`` (at the start of a run, and again when ``aiperf run --resume`` restores it) opens the
+ledger and rebuilds the open trials from it; ``on_experiment_end`` (after the deadline, a signal
+or the last trial) closes the trials still open as ``stopped`` and closes the file.
 """
 
 from __future__ import annotations
@@ -14,69 +16,70 @@ from typing import Any
 
 from ray import tune
 
-from aiperf.report.console import RunState
-from aiperf.score.ledger import LedgerWriter, Report, TrialEnd, TrialFailure, TrialStart
+from aiperf.score.ledger import (
+    LedgerWriter,
+    Report,
+    TrialEnd,
+    TrialFailure,
+    TrialStart,
+    read_ledger,
+)
+from aiperf.search.proposal import Proposal
 
 _DERIVED = ("trial_id", "report_index", "flops", "kind", "schema")
 _FROM_WORKER = [f.name for f in fields(Report) if f.name not in _DERIVED]
-_live: dict[str, LedgerRecorder | None] = {"recorder": None}
-
-
-def current_recorder() -> LedgerRecorder:
-    recorder = _live["recorder"]
-    assert recorder is not None, "no run is recording"
-    return recorder
 
 
 class LedgerRecorder(tune.Callback):
     """Turns Tune's trial start / result / failure / end events into ledger records."""
 
-    def __init__(self, writer: LedgerWriter, state: RunState) -> None:
-        self.writer = writer
-        self.state = state
+    def __init__(self, ledger_path: Path) -> None:
+        self.ledger_path = ledger_path
+        self.writer = LedgerWriter(ledger_path)
         self.open_trials: set[str] = set()
-        _live["recorder"] = self
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"open_trials": set(self.open_trials)}
+        return {"ledger_path": self.ledger_path}
 
-    def __setstate__(self, saved: dict[str, Any]) -> None:
-        live = current_recorder()
-        self.writer, self.state = live.writer, live.state
-        self.open_trials = saved["open_trials"] | live.open_trials
-        _live["recorder"] = self
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["ledger_path"])
+
+    def setup(self, **info: Any) -> None:
+        """A run starts or resumes: the trials the ledger shows open are still open."""
+        self.open_trials = set(read_ledger(self.ledger_path).open_trials())
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        """The run ended: trials still running were stopped by it."""
+        for trial_id in sorted(self.open_trials):
+            self._end(trial_id, "stopped")
+        self.writer.close()
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        config = trial.config
+        proposal = Proposal.from_config(trial.config)
+        config = proposal.to_config()
         self.writer.append(
             TrialStart(
                 trial_id=trial.trial_id,
-                trial_index=config["trial_index"],
+                trial_index=proposal.trial_index,
                 time=time.time(),
                 genome=config["genome"],
                 hparams=config["hparams"],
-                uegr=config.get("uegr", {}),
+                uegr=config["uegr"],
             )
         )
         self.open_trials.add(trial.trial_id)
-        self.state.running = len(self.open_trials)
 
     def on_trial_result(
         self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
     ) -> None:
-        report = Report(
-            trial_id=trial.trial_id,
-            report_index=result["training_iteration"] - 1,
-            flops=result["train_flops"] + result["eval_flops"],
-            **{name: result[name] for name in _FROM_WORKER},
+        self.writer.append(
+            Report(
+                trial_id=trial.trial_id,
+                report_index=result["training_iteration"] - 1,
+                flops=result["train_flops"] + result["eval_flops"],
+                **{name: result[name] for name in _FROM_WORKER},
+            )
         )
-        self.writer.append(report)
-        self.state.ops_flops += report.flops
-        if report.val_accuracy > self.state.best.get("val_accuracy", -1.0):
-            self.state.best = {
-                "val_accuracy": report.val_accuracy,
-                "test_accuracy": report.test_accuracy,
-            }
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.writer.append(TrialFailure(trial.trial_id, time.time(), _error(trial), True))
@@ -89,11 +92,6 @@ class LedgerRecorder(tune.Callback):
         self.writer.append(TrialFailure(trial.trial_id, time.time(), error, False))
         self._end(trial.trial_id, "failed", error)
 
-    def close_open_trials(self, status: str = "stopped") -> None:
-        """Trials still running when the run ended (the deadline or a signal stopped them)."""
-        for trial_id in sorted(self.open_trials):
-            self._end(trial_id, status)
-
     def _end(self, trial_id: str, status: str, error: str | None = None) -> None:
         if trial_id not in self.open_trials:
             return
@@ -101,8 +99,6 @@ class LedgerRecorder(tune.Callback):
         self.writer.append(
             TrialEnd(trial_id=trial_id, time=time.time(), status=status, error=error)
         )
-        self.state.running = len(self.open_trials)
-        self.state.done += 1
 
 
 def _error(trial: Any) -> str:

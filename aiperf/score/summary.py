@@ -1,88 +1,149 @@
-"""Ledger + spec → the run's summary: final score at T, validity verdict with reasons, counts."""
+"""Ledger + spec → the run's ``Summary``: final score at T, validity verdict with reasons, counts.
+
+``Summary`` is the one type every reader of a score uses (the console, the HTML page, the MLPerf
+log, ``submit`` and ``check``); ``summary.json`` is its JSON form, keys sorted.
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from pydantic import ConfigDict, TypeAdapter, ValidationError
+
 from aiperf import __version__
+from aiperf.errors import UserError
+from aiperf.flops import FLOPS_CONVENTION
 from aiperf.score.hardware import hardware_fields, utilisation_reasons
 from aiperf.score.ledger import Ledger
-from aiperf.score.timeline import TimelinePoint, best_report, build_timeline, stability_cv
+from aiperf.score.timeline import (
+    TimelinePoint,
+    best_report,
+    build_timeline,
+    run_length_s,
+    stability_cv,
+)
 from aiperf.spec import Spec
 
 FLOPS_CHECK_TOLERANCE = 0.01  # the runtime self-check's limit on |measured − analytic| / measured
-FLOPS_CONVENTION = (
-    "1 multiply-add = 2 FLOPs; counted: linear, conv and the two attention matmuls (QK^T, AV, "
-    "dense S^2), forward and backward as autograd needs them; not counted: elementwise ops, "
-    "norms, softmax, embedding lookups, the optimizer, recomputation; padded positions count "
-    "as run; headline = training + evaluation FLOPs"
-)
 
 
-def run_length_s(ledger: Ledger) -> float:
-    """T: from t0 to the run's end (or to the last report, when the end was never written)."""
-    if ledger.run_start is None:
-        raise ValueError("ledger has no run_start record")
-    t0 = ledger.run_start["t0"]
-    if ledger.run_end is not None:
-        return max(ledger.run_end["time"] - t0, 1e-9)
-    ends = [r["end_time"] for r in ledger.reports]
-    return max(max(ends, default=t0) - t0, 1e-9)
+class SummaryError(UserError):
+    """A ``summary.json`` that is not a summary: names the field."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The scored run: what ``summary.json`` holds, field for field."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    run_id: str
+    spec_name: str
+    seed: int
+    aiperf_version: str
+    flops: float  # FLOPS at T: (train + eval FLOPs of every finished report) / T
+    regulated_score: float  # flops · |ln(1 − best_test_accuracy)|
+    best_test_accuracy: float | None  # test accuracy of the best-validation report
+    best_val_accuracy: float | None
+    best_robust_accuracy: float | None  # the highest robust accuracy any report reached
+    duration_s: float  # T: from t0 to the run's end
+    total_flops: int
+    train_flops: int
+    eval_flops: int
+    stability_cv: float | None  # CV of FLOPS(t) over the second half of the grid
+    trials_started: int
+    trials_completed: int
+    trials_stopped: int
+    trials_failed: int
+    reports: int
+    end_reason: str
+    partial: bool
+    resumed: int
+    nodes_lost: list[str]
+    trial_failures: int
+    trial_retries: int
+    duplicate_reports_skipped: int
+    best_trial_id: str | None
+    best_genome: dict[str, Any] | None
+    robust_accuracy_of_best: float | None
+    precision: str
+    peak_flops_datasheet: float | None
+    peak_flops_measured: float | None
+    utilisation_datasheet: float | None
+    utilisation_measured: float | None
+    energy_j: float | None
+    flops_per_watt: float | None  # FLOP per joule
+    hardware_notes: list[str]
+    flops_convention: str
+    valid: bool
+    invalid_reasons: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        """The plain mapping written to ``summary.json``."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: str | bytes, where: str = "summary.json") -> Summary:
+        """A summary read back from its JSON text; SummaryError naming the first bad field."""
+        try:
+            return _SUMMARY.validate_json(data, strict=True)
+        except ValidationError as err:
+            first = err.errors()[0]
+            field = ".".join(str(part) for part in first["loc"]) or "summary"
+            raise SummaryError(f"{where}: {field}: {first['msg']}") from None
+
+
+_SUMMARY = TypeAdapter(Summary)
 
 
 def score_run(
     ledger: Ledger, spec: Spec, system: dict[str, Any] | None = None
-) -> tuple[dict[str, Any], list[TimelinePoint]]:
+) -> tuple[Summary, list[TimelinePoint]]:
     """The summary and the timeline of a run, from the ledger (plus the spec's rules and the
     peaks in ``system.json``)."""
-    t0 = ledger.run_start["t0"] if ledger.run_start else 0.0
-    length_s = run_length_s(ledger)
+    t0, length_s = ledger.t0, run_length_s(ledger)
     timeline = build_timeline(ledger.reports, t0, length_s, spec.score.grid_points)
     final = timeline[-1]
-    summary = {
-        "run_id": ledger.run_start["run_id"] if ledger.run_start else None,
-        "spec_name": spec.name,
-        "seed": spec.seed,
-        "aiperf_version": __version__,
-        "flops": final.flops,
-        "regulated_score": final.regulated_score,
-        "best_test_accuracy": final.best_test_accuracy,
-        "best_val_accuracy": final.best_val_accuracy,
-        "best_robust_accuracy": final.best_robust_accuracy,
-        "duration_s": length_s,
-        "total_flops": final.ops_flops,
-        "train_flops": final.train_ops_flops,
-        "eval_flops": final.eval_ops_flops,
-        "stability_cv": stability_cv(timeline),
+    energy = ledger.run_end.energy if ledger.run_end else None
+    summary = Summary(
+        run_id=ledger.start.run_id,
+        spec_name=spec.name,
+        seed=spec.seed,
+        aiperf_version=__version__,
+        flops=final.flops,
+        regulated_score=final.regulated_score,
+        best_test_accuracy=final.best_test_accuracy,
+        best_val_accuracy=final.best_val_accuracy,
+        best_robust_accuracy=final.best_robust_accuracy,
+        duration_s=length_s,
+        total_flops=final.ops_flops,
+        train_flops=final.train_ops_flops,
+        eval_flops=final.eval_ops_flops,
+        stability_cv=stability_cv(timeline),
         **_trial_counts(ledger),
         **run_events(ledger),
         **_best_trial(ledger),
-        **hardware_fields(
-            final.flops,
-            final.ops_flops,
-            system,
-            spec.train.precision,
-            ledger.run_end.get("energy") if ledger.run_end else None,
-        ),
-        "flops_convention": FLOPS_CONVENTION,
-    }
+        **hardware_fields(final.flops, final.ops_flops, system, spec.train.precision, energy),
+        flops_convention=FLOPS_CONVENTION,
+        valid=True,
+        invalid_reasons=[],
+    )
     reasons = invalid_reasons(summary, spec, ledger) + utilisation_reasons(summary)
-    summary["valid"] = not reasons
-    summary["invalid_reasons"] = reasons
-    return summary, timeline
+    return replace(summary, valid=not reasons, invalid_reasons=reasons), timeline
 
 
-def invalid_reasons(summary: dict[str, Any], spec: Spec, ledger: Ledger) -> list[str]:
+def invalid_reasons(summary: Summary, spec: Spec, ledger: Ledger) -> list[str]:
     """Every validity rule the run breaks, each as a sentence (empty list = valid)."""
     reasons = []
-    if summary["duration_s"] < spec.min_duration:
+    if summary.duration_s < spec.min_duration:
         reasons.append(
-            f"run length {summary['duration_s']:.1f}s is below the spec's minimum "
+            f"run length {summary.duration_s:.1f}s is below the spec's minimum "
             f"{spec.min_duration:.1f}s"
         )
-    if summary["partial"]:
-        reasons.append(f"the run is partial: it ended {summary['end_reason']}")
-    accuracy = summary["best_test_accuracy"]
+    if summary.partial:
+        reasons.append(f"the run is partial: it ended {summary.end_reason}")
+    accuracy = summary.best_test_accuracy
     if accuracy is None:
         reasons.append("no trial completed a report interval")
     elif accuracy < spec.quality_gate:
@@ -96,9 +157,9 @@ def flops_check_failures(ledger: Ledger) -> list[str]:
     """One reason per trial whose analytic count disagreed with FlopCounterMode by over 1%."""
     errors: dict[str, float] = {}
     for report in ledger.reports:
-        error = report.get("flops_check_error")
-        if error is not None:
-            errors[report["trial_id"]] = max(error, errors.get(report["trial_id"], 0.0))
+        if report.flops_check_error is not None:
+            previous = errors.get(report.trial_id, 0.0)
+            errors[report.trial_id] = max(report.flops_check_error, previous)
     return [
         f"trial {trial}: analytic FLOPs differ from FlopCounterMode by {100 * error:.2f}% (> 1%)"
         for trial, error in sorted(errors.items())
@@ -108,22 +169,23 @@ def flops_check_failures(ledger: Ledger) -> list[str]:
 
 def run_events(ledger: Ledger) -> dict[str, Any]:
     """How the run went: why it ended, resumes, lost nodes, failures and skipped duplicates."""
-    end = ledger.run_end or {}
-    reason = end.get("reason", "unfinished")
-    started = set((ledger.run_start or {}).get("nodes", []))
+    end = ledger.run_end
+    reason = end.reason if end else "unfinished"
+    started = set(ledger.run_start.nodes if ledger.run_start else [])
+    alive = started if end is None or end.alive_nodes is None else set(end.alive_nodes)
     return {
         "end_reason": reason,
         "partial": reason.startswith("interrupted") or reason == "unfinished",
         "resumed": len(ledger.resumes),
-        "nodes_lost": sorted(started - set(end.get("alive_nodes", started))),
+        "nodes_lost": sorted(started - alive),
         "trial_failures": len(ledger.failures),
-        "trial_retries": sum(1 for f in ledger.failures if f["retrying"]),
+        "trial_retries": sum(1 for f in ledger.failures if f.retrying),
         "duplicate_reports_skipped": ledger.duplicate_reports,
     }
 
 
 def _trial_counts(ledger: Ledger) -> dict[str, int]:
-    statuses = [end["status"] for end in ledger.trial_ends.values()]
+    statuses = [end.status for end in ledger.trial_ends.values()]
     return {
         "trials_started": len(ledger.trials),
         "trials_completed": statuses.count("completed"),
@@ -137,9 +199,9 @@ def _best_trial(ledger: Ledger) -> dict[str, Any]:
     best = best_report(ledger.reports)
     if best is None:
         return {"best_trial_id": None, "best_genome": None, "robust_accuracy_of_best": None}
-    trial = ledger.trials.get(best["trial_id"], {})
+    trial = ledger.trials.get(best.trial_id)
     return {
-        "best_trial_id": best["trial_id"],
-        "best_genome": trial.get("genome"),
-        "robust_accuracy_of_best": best.get("robust_accuracy"),
+        "best_trial_id": best.trial_id,
+        "best_genome": trial.genome if trial else None,
+        "robust_accuracy_of_best": best.robust_accuracy,
     }

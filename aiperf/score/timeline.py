@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from aiperf.score.ledger import Ledger, Report
+
 _ACC_CEILING = 1.0 - 1e-9  # keeps |ln(1 - acc)| finite
 
 
@@ -36,37 +38,43 @@ def regulated_score(flops: float, accuracy: float | None) -> float:
     return flops * abs(math.log(1.0 - min(accuracy, _ACC_CEILING)))
 
 
+def run_length_s(ledger: Ledger) -> float:
+    """T: from t0 to the run's end (or to the last report, when the end was never written)."""
+    t0 = ledger.t0
+    if ledger.run_end is not None:
+        return max(ledger.run_end.time - t0, 1e-9)
+    return max(max((r.end_time for r in ledger.reports), default=t0) - t0, 1e-9)
+
+
 def time_grid(run_length_s: float, grid_points: int) -> list[float]:
     """Every run_length/grid_points seconds, ending exactly at the run length."""
     return [run_length_s * (i + 1) / grid_points for i in range(grid_points)]
 
 
 def build_timeline(
-    reports: list[dict[str, Any]], t0: float, run_length_s: float, grid_points: int
+    reports: list[Report], t0: float, run_length_s: float, grid_points: int
 ) -> list[TimelinePoint]:
     """The timeline of a run read on its grid; reports must come from completed intervals only."""
-    ordered = sorted(reports, key=lambda r: r["end_time"])
-    points = []
-    for t_s in time_grid(run_length_s, grid_points):
-        done = [r for r in ordered if r["end_time"] - t0 <= t_s + 1e-9]
-        points.append(_point(t_s, done))
-    return points
+    ordered = sorted(reports, key=lambda r: r.end_time)
+    return [point_at(ordered, t0, t_s) for t_s in time_grid(run_length_s, grid_points)]
 
 
-def _point(t_s: float, done: list[dict[str, Any]]) -> TimelinePoint:
-    train_ops = sum(r["train_flops"] for r in done)
-    eval_ops = sum(r["eval_flops"] for r in done)
+def point_at(reports: list[Report], t0: float, t_s: float) -> TimelinePoint:
+    """The score at t0 + t_s, from the reports whose interval had ended by then."""
+    done = [r for r in reports if r.end_time - t0 <= t_s + 1e-9]
+    train_ops = sum(r.train_flops for r in done)
+    eval_ops = sum(r.eval_flops for r in done)
     flops = (train_ops + eval_ops) / t_s if t_s > 0 else 0.0
     best = best_report(done)
-    robust = [r["robust_accuracy"] for r in done if _finite(r.get("robust_accuracy"))]
-    test_acc = best["test_accuracy"] if best else None
+    robust = [r.robust_accuracy for r in done if finite(r.robust_accuracy)]
+    test_acc = best.test_accuracy if best else None
     return TimelinePoint(
         t_s=t_s,
         ops_flops=train_ops + eval_ops,
         flops=flops,
         train_ops_flops=train_ops,
         eval_ops_flops=eval_ops,
-        best_val_accuracy=best["val_accuracy"] if best else None,
+        best_val_accuracy=best.val_accuracy if best else None,
         best_test_accuracy=test_acc,
         best_robust_accuracy=max(robust, default=None),
         regulated_score=regulated_score(flops, test_acc),
@@ -74,12 +82,13 @@ def _point(t_s: float, done: list[dict[str, Any]]) -> TimelinePoint:
     )
 
 
-def best_report(reports: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The report with the highest validation accuracy (earliest wins a tie); NaN never wins."""
-    usable = [r for r in reports if _finite(r.get("val_accuracy"))]
+def best_report(reports: list[Report]) -> Report | None:
+    """The run's one "best" rule: the report with the highest validation accuracy (earliest end
+    wins a tie; NaN never wins). Its test accuracy is acc(t)."""
+    usable = [r for r in reports if finite(r.val_accuracy)]
     if not usable:
         return None
-    return max(usable, key=lambda r: (r["val_accuracy"], -r["end_time"]))
+    return max(usable, key=lambda r: (r.val_accuracy, -r.end_time))
 
 
 def stability_cv(points: list[TimelinePoint]) -> float | None:
@@ -94,5 +103,6 @@ def stability_cv(points: list[TimelinePoint]) -> float | None:
     return math.sqrt(var) / mean
 
 
-def _finite(value: Any) -> bool:
+def finite(value: Any) -> bool:
+    """A real number that is neither NaN nor infinite (None is not)."""
     return isinstance(value, int | float) and math.isfinite(value)

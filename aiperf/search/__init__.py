@@ -1,13 +1,15 @@
 """Searchers that propose trials (genome + hyperparameters), each a Ray Tune ``Searcher``.
 
-``SEARCHERS`` maps a spec name to its class; ray is imported only when one is built.
+``SEARCHERS`` binds every name a spec may give (``aiperf.spec.SearcherName``, validated when the
+spec is read) to a loader of its class; ray is imported only when one is built.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from aiperf.spec import SearchSpec
+from aiperf.spec import SearcherName, SearchSpec
 
 if TYPE_CHECKING:
     from aiperf.search.base import AiperfSearcher
@@ -37,7 +39,7 @@ def _nni_evolution() -> type[AiperfSearcher]:
     return NniEvolutionSearcher
 
 
-SEARCHERS = {
+SEARCHERS: dict[SearcherName, Callable[[], type[AiperfSearcher]]] = {
     "random": _random,
     "morphism": _morphism,
     "nni-tpe": _nni_tpe,
@@ -46,9 +48,5 @@ SEARCHERS = {
 
 
 def make_searcher(search: SearchSpec, seed: int) -> AiperfSearcher:
-    """The searcher named in the spec, seeded with the run seed."""
-    if search.searcher not in SEARCHERS:
-        raise ValueError(
-            f"spec.search.searcher: unknown {search.searcher!r} (valid: {', '.join(SEARCHERS)})"
-        )
+    """The searcher named in the (validated) spec, seeded with the run seed."""
     return SEARCHERS[search.searcher]()(search.space, seed, search.max_trials)

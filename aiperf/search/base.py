@@ -1,8 +1,8 @@
 """The searcher interface: a Ray Tune ``Searcher`` that proposes genome + hparams per trial.
 
-Every proposal is ``{"genome": dict, "hparams": dict, "uegr": dict, "trial_index": int,
-"trial_seed": int}`` (``uegr`` holds the searched UEGR knobs, often empty);
-the trial seed follows from the run seed and the proposal's index, so reruns are reproducible.
+A subclass draws candidates ``{"genome", "hparams", "uegr"}`` (plain JSON mappings it may edit);
+the base turns each into a ``Proposal`` numbered in order, whose seed follows from the run seed
+and the index (reruns are reproducible), and hands Ray Tune ``Proposal.to_config()``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
+from aiperf.search.proposal import Proposal
 from aiperf.spec import SearchSpace
 
 METRIC = "val_accuracy"
@@ -28,34 +29,30 @@ class AiperfSearcher(Searcher, abc.ABC):
         self.seed = seed
         self.max_trials = max_trials
         self.proposed = 0
-        self.pending: dict[str, dict[str, Any]] = {}  # trial id → its proposal, until it ends
+        self.pending: dict[str, Proposal] = {}  # trial id → its proposal, until it ends
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         if self.max_trials and self.proposed >= self.max_trials:
             return Searcher.FINISHED
         index = self.proposed
         self.proposed += 1
-        config = {
-            **self.propose(index),
-            "trial_index": index,
-            "trial_seed": self.seed * 1_000_003 + index,
-        }
-        self.pending[trial_id] = config
-        return config
+        proposal = Proposal.from_draw(self.propose(index), index, self.seed)
+        self.pending[trial_id] = proposal
+        return proposal.to_config()
 
     @abc.abstractmethod
     def propose(self, index: int) -> dict[str, Any]:
-        """Proposal number ``index``: ``{"genome": …, "hparams": …, "uegr": …}``."""
+        """Candidate number ``index``: ``{"genome": …, "hparams": …, "uegr": …}``."""
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
     ) -> None:
-        config = self.pending.pop(trial_id, None)
-        if config is not None:
+        proposal = self.pending.pop(trial_id, None)
+        if proposal is not None:
             score = None if error or not result else result.get(METRIC)
-            self.observe(config, score)
+            self.observe(proposal, score)
 
-    def observe(self, config: dict[str, Any], score: float | None) -> None:
+    def observe(self, proposal: Proposal, score: float | None) -> None:
         """A trial ended with this validation accuracy (None: failed). Random search ignores it."""
 
     def save(self, checkpoint_path: str) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 
 from aiperf.search.base import AiperfSearcher
 from aiperf.search.morphs import morph
+from aiperf.search.proposal import Proposal
 from aiperf.search.space import sample_proposal
 from aiperf.search.surrogate import KnnSurrogate, features
 from aiperf.spec import SearchSpace
@@ -43,12 +44,15 @@ class MorphismSearcher(AiperfSearcher):
         mean, spread = self.surrogate.predict(np.stack([features(c) for c in children]))
         return children[int(np.argmax(mean + self.kappa * spread))]
 
-    def observe(self, config: dict[str, Any], score: float | None) -> None:
+    def observe(self, proposal: Proposal, score: float | None) -> None:
         if score is None or not math.isfinite(score):
             return  # a failed trial says nothing about its architecture's accuracy
-        proposal = {key: config[key] for key in ("genome", "hparams", "uegr")}
-        self.history.append((proposal, score))
-        self.surrogate.add(features(proposal), score)
+        config = proposal.to_config()
+        self._learn({key: config[key] for key in ("genome", "hparams", "uegr")}, score)
+
+    def _learn(self, candidate: dict[str, Any], score: float) -> None:
+        self.history.append((candidate, score))
+        self.surrogate.add(features(candidate), score)
 
     def _child(self, rng: random.Random) -> dict[str, Any]:
         best = sorted(self.history, key=lambda item: item[1], reverse=True)[: self.parents]
@@ -68,8 +72,8 @@ class MorphismSearcher(AiperfSearcher):
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
         self.history, self.surrogate = [], KnnSurrogate()
-        for proposal, score in state["history"]:
-            self.observe(proposal, score)
+        for candidate, score in state["history"]:
+            self._learn(candidate, score)
 
 
 def perturb_hparams(

@@ -19,18 +19,20 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from aiperf.errors import UserError
 from aiperf.search.base import AiperfSearcher
 from aiperf.search.nni_space import decode_params, encode_space
+from aiperf.search.proposal import Proposal
 from aiperf.search.space import sample_proposal
 from aiperf.spec import SearchSpace
 
 
 def import_nni(searcher: str) -> ModuleType:
-    """``nni`` with its console logging silenced; a one-line ValueError when it is missing."""
+    """``nni`` with its console logging silenced; a one-line UserError when it is missing."""
     try:
         import nni
     except ImportError:
-        raise ValueError(
+        raise UserError(
             f"searcher {searcher!r} needs NNI: pip install 'aiperf-automl[nni]'"
         ) from None
     nni.silence_stdout()
@@ -78,9 +80,9 @@ class _NniSearcher(AiperfSearcher):
         self.trials[index] = (index, params)
         return decode_params(params, self.space)
 
-    def observe(self, config: dict[str, Any], score: float | None) -> None:
+    def observe(self, proposal: Proposal, score: float | None) -> None:
         """Report the score to the tuner; a failed trial (None, NaN) only ends it there."""
-        entry = self.trials.pop(config["trial_index"], None)
+        entry = self.trials.pop(proposal.trial_index, None)
         if entry is None:  # a random fallback: the tuner never proposed it
             return
         parameter_id, params = entry

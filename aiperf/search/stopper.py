@@ -14,7 +14,8 @@ from typing import Any
 
 from ray.tune import Stopper
 
-EXIT_INTERRUPTED = 130
+from aiperf.errors import EXIT_INTERRUPTED
+
 # The signal that asked for a stop. Module-level because Ray Tune pickles the stopper with the
 # experiment and a resumed run gets a restored copy: every copy must see the same request.
 _requested: dict[str, str | None] = {"signal": None}

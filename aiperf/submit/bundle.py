@@ -11,12 +11,21 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import json
 import tarfile
 from pathlib import Path
 from typing import Any
 
-from aiperf.report.rundir import LEDGER, SPEC, SUMMARY, SYSTEM, TUNE, RunDirError, read_json
+from aiperf.rundir import (
+    LEDGER,
+    SPEC,
+    SUMMARY,
+    SYSTEM,
+    TUNE,
+    RunDirError,
+    json_text,
+    write_bytes_atomic,
+)
+from aiperf.score import Summary
 from aiperf.submit.system import SystemDescription
 
 MANIFEST = "manifest.json"
@@ -47,7 +56,8 @@ def make_bundle(run_dir: Path, out: Path, system: SystemDescription) -> Path:
             raise RunDirError(f"{run_dir}: not a complete run directory (no {name})")
     members = {RUN_PREFIX + rel: data for rel, data in run_files(run_dir).items()}
     members[SYSTEM_MEMBER] = canonical_json(system.model_dump(mode="json"))
-    manifest = build_manifest(members, read_json(run_dir / SUMMARY))
+    summary = Summary.from_json((run_dir / SUMMARY).read_bytes(), where=str(run_dir / SUMMARY))
+    manifest = build_manifest(members, summary)
     write_members(out, {MANIFEST: canonical_json(manifest), **dict(sorted(members.items()))})
     return out
 
@@ -65,23 +75,28 @@ def run_files(run_dir: Path) -> dict[str, bytes]:
     return files
 
 
-def build_manifest(members: dict[str, bytes], summary: dict[str, Any]) -> dict[str, Any]:
+def build_manifest(members: dict[str, bytes], summary: Summary) -> dict[str, Any]:
     """Every member's path, size and SHA-256 (sorted by path), and the summary's claims."""
-    files = [
+    return {"format": FORMAT, "files": manifest_files(members), "claimed": claimed(summary)}
+
+
+def manifest_files(members: dict[str, bytes]) -> list[dict[str, Any]]:
+    """The manifest's ``files``: path, size and SHA-256 of every member, sorted by path."""
+    return [
         {"path": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
         for name, data in sorted(members.items())
     ]
-    return {"format": FORMAT, "files": files, "claimed": claimed(summary)}
 
 
-def claimed(summary: dict[str, Any]) -> dict[str, Any]:
+def claimed(summary: Summary) -> dict[str, Any]:
     """The key numbers and verdict a summary claims (what the manifest records)."""
-    return {key: summary.get(key) for key in CLAIMED_KEYS}
+    fields = summary.to_json()
+    return {key: fields[key] for key in CLAIMED_KEYS}
 
 
 def canonical_json(data: Any) -> bytes:
-    """The one byte form of a JSON document the bundle uses (sorted keys, 2-space indent)."""
-    return (json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
+    """The one byte form of a JSON document the bundle uses: the run directory's JSON form."""
+    return json_text(data).encode("utf-8")
 
 
 def write_members(out: Path, members: dict[str, bytes]) -> None:
@@ -94,9 +109,7 @@ def write_members(out: Path, members: dict[str, bytes]) -> None:
         for name, data in members.items():
             tar.addfile(_tar_info(name, len(data)), io.BytesIO(data))
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_bytes(buffer.getvalue())
-    tmp.replace(out)
+    write_bytes_atomic(out, buffer.getvalue())
 
 
 def _tar_info(name: str, size: int) -> tarfile.TarInfo:

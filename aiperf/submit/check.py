@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiperf.report.rundir import LEDGER, SPEC, SUMMARY, SYSTEM
-from aiperf.score import read_ledger, score_run
+from aiperf.errors import UserError
+from aiperf.rundir import LEDGER, SPEC, SUMMARY, SYSTEM
+from aiperf.score import Ledger, Summary, SummaryError, read_ledger, score_run
 from aiperf.spec import Spec, load_spec
 from aiperf.submit.bundle import (
     CLAIMED_KEYS,
@@ -35,11 +36,10 @@ from aiperf.submit.bundle import (
 from aiperf.submit.system import SystemDescriptionError, validate_system
 
 RESCORED_KEYS = ("flops", "regulated_score", "best_test_accuracy", "total_flops", "valid")
-REQUIRED_SUMMARY_KEYS = (*CLAIMED_KEYS, "flops_convention", "stability_cv")
 REL_TOLERANCE = 1e-9
 
 
-class BundleError(ValueError):
+class BundleError(UserError):
     """Input that is not a submission bundle at all (not a tar.gz, or no manifest.json)."""
 
 
@@ -49,20 +49,20 @@ class CheckResult:
 
     ok: bool
     failures: list[str] = field(default_factory=list)
-    rescored: dict[str, Any] | None = None
+    rescored: Summary | None = None
 
 
 def check_bundle(path: Path) -> CheckResult:
     """Verify integrity, schemas, the claimed score and validity of the bundle at ``path``."""
     members, failures = read_members(path)
-    failures += manifest_failures(members)
-    summary = _summary(members, failures)
+    summary, summary_failures = _summary(members)
+    failures += manifest_failures(members, summary) + summary_failures
     _system_description(members, failures)
     rescored = _rescore(members, failures)
     if rescored is not None and summary is not None:
         failures += claim_failures(summary, rescored)
-    if rescored is not None and not rescored["valid"]:
-        failures += [f"the run is INVALID: {reason}" for reason in rescored["invalid_reasons"]]
+    if rescored is not None and not rescored.valid:
+        failures += [f"the run is INVALID: {reason}" for reason in rescored.invalid_reasons]
     return CheckResult(ok=not failures, failures=failures, rescored=rescored)
 
 
@@ -96,8 +96,9 @@ def _members(tar: tarfile.TarFile) -> tuple[dict[str, bytes], list[str]]:
     return members, failures
 
 
-def manifest_failures(members: dict[str, bytes]) -> list[str]:
-    """The manifest parses, has the expected shape and canonical bytes, and matches the files."""
+def manifest_failures(members: dict[str, bytes], summary: Summary | None) -> list[str]:
+    """The manifest parses, has the expected shape and canonical bytes, matches the files, and
+    claims what the summary says."""
     raw = members[MANIFEST]
     try:
         manifest = json.loads(raw)
@@ -107,7 +108,7 @@ def manifest_failures(members: dict[str, bytes]) -> list[str]:
     if shape:
         return shape
     failures = file_failures(manifest["files"], members)
-    failures += _claims_vs_summary(manifest["claimed"], members)
+    failures += _claims_vs_summary(manifest["claimed"], summary)
     if not failures and canonical_json(manifest) != raw:
         failures.append(f"{MANIFEST} is not in canonical form: it was edited after bundling")
     return failures
@@ -153,33 +154,28 @@ def file_failures(files: list[dict[str, Any]], members: dict[str, bytes]) -> lis
     return failures
 
 
-def _claims_vs_summary(claims: dict[str, Any], members: dict[str, bytes]) -> list[str]:
+def _claims_vs_summary(claims: dict[str, Any], summary: Summary | None) -> list[str]:
     if set(claims) != set(CLAIMED_KEYS):
         return [f"{MANIFEST}: claimed must hold exactly {', '.join(CLAIMED_KEYS)}"]
-    try:
-        summary = json.loads(members[RUN_PREFIX + SUMMARY])
-        return [
-            f"{MANIFEST} claims {key}={claims[key]!r} but {SUMMARY} says {summary.get(key)!r}"
-            for key in CLAIMED_KEYS
-            if claims[key] != summary.get(key)
-        ]
-    except (KeyError, ValueError, AttributeError):
+    if summary is None:
         return []  # a missing or broken summary fails elsewhere, with its own reason
+    said = summary.to_json()
+    return [
+        f"{MANIFEST} claims {key}={claims[key]!r} but {SUMMARY} says {said[key]!r}"
+        for key in CLAIMED_KEYS
+        if claims[key] != said[key]
+    ]
 
 
-def _summary(members: dict[str, bytes], failures: list[str]) -> dict[str, Any] | None:
+def _summary(members: dict[str, bytes]) -> tuple[Summary | None, list[str]]:
+    """The bundled summary (the claimed score), or None and why it cannot be read."""
     name = RUN_PREFIX + SUMMARY
     if name not in members:
-        failures.append(f"{name} is missing: there is no claimed score")
-        return None
-    summary = _json_object(name, members[name], failures)
-    if summary is None:
-        return None
-    missing = [key for key in REQUIRED_SUMMARY_KEYS if key not in summary]
-    if missing:
-        failures.append(f"{name} lacks required keys: {', '.join(missing)}")
-        return None
-    return summary
+        return None, [f"{name} is missing: there is no claimed score"]
+    try:
+        return Summary.from_json(members[name], where=name), []
+    except SummaryError as err:
+        return None, [str(err)]
 
 
 def _system_description(members: dict[str, bytes], failures: list[str]) -> None:
@@ -194,7 +190,7 @@ def _system_description(members: dict[str, bytes], failures: list[str]) -> None:
         failures.append(f"{SYSTEM_MEMBER} is not valid JSON ({err})")
 
 
-def _rescore(members: dict[str, bytes], failures: list[str]) -> dict[str, Any] | None:
+def _rescore(members: dict[str, bytes], failures: list[str]) -> Summary | None:
     """The summary re-computed from the bundled ledger, spec and run system.json (None when
     one of them is missing or broken; the reason joins ``failures``)."""
     needed = [RUN_PREFIX + name for name in (SPEC, LEDGER, SYSTEM)]
@@ -213,7 +209,7 @@ def _rescore(members: dict[str, bytes], failures: list[str]) -> dict[str, Any] |
         return None
     try:
         return score_run(ledger, spec, system)[0]
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
+    except (KeyError, TypeError, ValueError, AttributeError) as err:  # odd system.json values
         failures.append(f"{RUN_PREFIX + LEDGER}: cannot be re-scored ({type(err).__name__}: {err})")
         return None
 
@@ -221,17 +217,17 @@ def _rescore(members: dict[str, bytes], failures: list[str]) -> dict[str, Any] |
 def _spec(path: Path, failures: list[str]) -> Spec | None:
     try:
         return load_spec(path)
-    except ValueError as err:  # SpecError, or bytes that are not UTF-8
+    except (UserError, UnicodeDecodeError) as err:
         failures.append(_named(err, path, RUN_PREFIX + SPEC))
         return None
 
 
-def _ledger(path: Path, failures: list[str]) -> Any:
+def _ledger(path: Path, failures: list[str]) -> Ledger | None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             ledger = read_ledger(path)
-        except ValueError as err:  # LedgerError, or bytes that are not UTF-8
+        except UserError as err:
             failures.append(_named(err, path, RUN_PREFIX + LEDGER))
             return None
     if any("torn last line" in str(w.message) for w in caught):
@@ -263,13 +259,13 @@ def _json_object(name: str, data: bytes, failures: list[str]) -> dict[str, Any] 
     return value
 
 
-def claim_failures(summary: dict[str, Any], rescored: dict[str, Any]) -> list[str]:
+def claim_failures(summary: Summary, rescored: Summary) -> list[str]:
     """The claimed numbers and verdict that the ledger does not reproduce (relative 1e-9)."""
+    claimed, actual = summary.to_json(), rescored.to_json()
     return [
-        f"re-scoring the ledger gives {key}={rescored[key]!r}, "
-        f"but {SUMMARY} claims {summary[key]!r}"
+        f"re-scoring the ledger gives {key}={actual[key]!r}, but {SUMMARY} claims {claimed[key]!r}"
         for key in RESCORED_KEYS
-        if not same(summary[key], rescored[key])
+        if not same(claimed[key], actual[key])
     ]
 
 

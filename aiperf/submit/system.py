@@ -7,18 +7,18 @@ values override any field. Every error is one line naming the field.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from aiperf.report.rundir import SYSTEM
+from aiperf.errors import UserError
+from aiperf.rundir import SYSTEM, read_system
 from aiperf.spec import describe_validation_error
 
 
-class SystemDescriptionError(ValueError):
+class SystemDescriptionError(UserError):
     """A system description that cannot be used: one line naming the field or the file."""
 
 
@@ -54,10 +54,9 @@ def validate_system(raw: Any, where: str = "system") -> SystemDescription:
 
 def run_system_fields(run_dir: Path) -> dict[str, Any]:
     """What the run's ``system.json`` says about the machine, as SystemDescription fields."""
-    try:
-        inventory = json.loads((run_dir / SYSTEM).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise SystemDescriptionError(f"{run_dir / SYSTEM}: cannot read ({err})") from None
+    inventory = read_system(run_dir)
+    if inventory is None:
+        raise SystemDescriptionError(f"{run_dir / SYSTEM}: missing")
     nodes = inventory.get("nodes") or [{}]
     first = nodes[0]
     gpus = first.get("gpus") or []

@@ -1,13 +1,11 @@
 """One trial's training: the loop, plain and UEGR steps, evaluation, the wiring from a proposal."""
 
-from aiperf.train.hparams import Hparams
 from aiperf.train.loop import Interval, train_trial
 from aiperf.train.step import PlainStep, TrainingDiverged
 from aiperf.train.trial import TrialContext, run_trial
 from aiperf.train.uegr import UegrStep, make_step, uegr_passes
 
 __all__ = [
-    "Hparams",
     "Interval",
     "PlainStep",
     "TrainingDiverged",

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from aiperf.errors import UserError
+
 FAULTS: dict[str, Callable[[str], BaseException]] = {
     "error": RuntimeError,
     "oom": torch.OutOfMemoryError,
@@ -25,7 +27,7 @@ def _planned() -> dict[tuple[int, int], str]:
     for item in filter(None, os.environ.get("AIPERF_FAULTS", "").split(",")):
         trial, epoch, kind = item.split(":")
         if kind not in FAULTS:
-            raise ValueError(f"AIPERF_FAULTS: unknown kind {kind!r} (valid: {list(FAULTS)})")
+            raise UserError(f"AIPERF_FAULTS: unknown kind {kind!r} (valid: {list(FAULTS)})")
         plan[(int(trial), int(epoch))] = kind
     return plan
 

@@ -1,7 +1,8 @@
 """One trial's training loop: AdamW over epochs, evaluation and a report after every epoch.
 
 The loop knows nothing of Ray, of UEGR or of how FLOPs are counted: it is handed a training
-step, an evaluator, a counting function and a callback that receives every report interval.
+step, an evaluator, ``flops_per_step`` (batch size → FLOPs of one step) and a callback that
+receives every report interval.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Any
 
 import torch
 
+from aiperf.search.proposal import Hparams
 from aiperf.train.evaluate import Evaluation
-from aiperf.train.hparams import Hparams
 from aiperf.train.step import PlainStep
 from aiperf.workload import EncodedSplit
 
@@ -41,7 +42,7 @@ def train_trial(
     train: EncodedSplit,
     hparams: Hparams,
     evaluate: Callable[[torch.nn.Module], Evaluation],
-    step_flops: Callable[[int], int],
+    flops_per_step: Callable[[int], int],
     on_report: Callable[[Interval, dict[str, Any]], None],
     seed: int,
     resume: dict[str, Any] | None = None,
@@ -58,7 +59,8 @@ def train_trial(
     for epoch in range(first, hparams.epochs + 1):
         start = time.time()
         order = torch.randperm(len(train), generator=shuffle)
-        losses, flops = _epoch(step, optimizer, train, order.split(hparams.batch_size), step_flops)
+        batches = order.split(hparams.batch_size)
+        losses, flops = _epoch(step, optimizer, train, batches, flops_per_step)
         result = evaluate(model)
         interval = Interval(
             epoch=epoch,
@@ -112,7 +114,7 @@ def _epoch(
     optimizer: torch.optim.Optimizer,
     train: EncodedSplit,
     batches: tuple[torch.Tensor, ...],
-    step_flops: Callable[[int], int],
+    flops_per_step: Callable[[int], int],
 ) -> tuple[list[float], int]:
     """One pass over ``batches`` of train indices: the losses and the FLOPs of every step."""
     losses, flops = [], 0
@@ -123,5 +125,5 @@ def _epoch(
             train.labels[index].to(step.device),  # (B,)
         )
         losses.append(step(optimizer, batch))
-        flops += step_flops(len(index))
+        flops += flops_per_step(len(index))
     return losses, flops

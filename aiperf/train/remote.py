@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from aiperf.search.proposal import Proposal
 from aiperf.train.faults import maybe_fail
 from aiperf.train.trial import TrialContext, run_trial
 
@@ -20,6 +21,8 @@ STATE_FILE = "training_state.pt"
 def tune_trainable(config: dict[str, Any], context: TrialContext) -> None:
     """Runs on a Ray worker: train one proposal, reporting every interval with a checkpoint."""
     import ray
+
+    proposal = Proposal.from_config(config)
     from ray import tune
 
     where = {
@@ -34,9 +37,9 @@ def tune_trainable(config: dict[str, Any], context: TrialContext) -> None:
             resume = torch.load(Path(folder) / STATE_FILE, weights_only=False)
 
     def report(metrics: dict[str, Any], state: dict[str, Any]) -> None:
-        maybe_fail(config["trial_index"], metrics["epoch"])
+        maybe_fail(proposal.trial_index, metrics["epoch"])
         with tempfile.TemporaryDirectory() as folder:
             torch.save(state, Path(folder) / STATE_FILE)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
-    run_trial(config, context, report, where, resume)
+    run_trial(proposal, context, report, where, resume)

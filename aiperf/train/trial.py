@@ -14,11 +14,11 @@ from typing import Any
 import torch
 
 from aiperf.flops import PassCosts, pass_costs
-from aiperf.models import build_model, genome_from_dict
+from aiperf.models import build_model
+from aiperf.search.proposal import Proposal
 from aiperf.spec import RobustnessSpec, Spec, TrainSpec, UegrSpec, WorkloadSpec
 from aiperf.train.evaluate import Evaluator
 from aiperf.train.flops_check import check_step_flops
-from aiperf.train.hparams import Hparams
 from aiperf.train.loop import Interval, train_trial
 from aiperf.train.step import Batch, PlainStep
 from aiperf.train.uegr import make_step
@@ -60,27 +60,26 @@ def trial_uegr(base: UegrSpec, overrides: dict[str, Any] | None) -> UegrSpec:
 
 
 def run_trial(
-    config: dict[str, Any],
+    proposal: Proposal,
     context: TrialContext,
     report: Callable[[dict[str, Any], dict[str, Any]], None],
     where: dict[str, Any] | None = None,
     resume: dict[str, Any] | None = None,
 ) -> list[Interval]:
-    """Train the proposal in ``config`` (continuing from ``resume``, a state it reported), passing
-    every report interval to ``report`` as (metrics, training state to resume from)."""
+    """Train ``proposal`` (continuing from ``resume``, a state it reported), passing every report
+    interval to ``report`` as (metrics, training state to resume from)."""
     torch.set_num_threads(context.threads)
-    genome = genome_from_dict(config["genome"])
-    hparams = Hparams.from_dict(config["hparams"])
+    genome, hparams = proposal.genome, proposal.hparams
     workload = load_workload(context.workload, context.data_seed)
-    torch.manual_seed(config["trial_seed"])
+    torch.manual_seed(proposal.trial_seed)
     model = build_model(genome, len(workload.vocab), workload.num_classes, workload.max_len)
     device = default_device()
     model.to(device)
     model.checkpoint_blocks = context.train.activation_checkpointing
-    uegr = trial_uegr(context.uegr, config.get("uegr"))
+    uegr = trial_uegr(context.uegr, proposal.uegr)
 
     def build_step(net: torch.nn.Module) -> PlainStep:
-        return make_step(net, context.train, device, uegr, config["trial_seed"])
+        return make_step(net, context.train, device, uegr, proposal.trial_seed)
 
     @functools.lru_cache(maxsize=16)
     def costs(batch: int) -> PassCosts:
@@ -102,7 +101,7 @@ def run_trial(
         evaluate,
         lambda batch: costs(batch).step_flops(step.passes),
         lambda interval, state: report({**asdict(interval), **extra}, state),
-        seed=config["trial_seed"],
+        seed=proposal.trial_seed,
         resume=resume,
     )
 

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
+from aiperf.errors import UserError
 from aiperf.spec import WorkloadSpec
 from aiperf.workload.splits import TextSplit
 
 REQUIRED_COLUMNS = ("sentence", "label")
 
 
-class WorkloadError(ValueError):
+class WorkloadError(UserError):
     """Unusable workload data: one line naming the file, the line and the problem."""
 
 

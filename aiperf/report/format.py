@@ -1,0 +1,92 @@
+"""How numbers are shown to a person: the one set of formatters the console, the HTML page, the
+Markdown summary and ``aiperf compare`` share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from aiperf.score import Summary
+
+_PREFIXES = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
+def si(value: float | None, unit: str = "") -> str:
+    """``1.23 GFLOPS``-style engineering notation; ``—`` for an unknown value."""
+    if value is None:
+        return "—"
+    for factor, prefix in _PREFIXES:
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}".strip()
+
+
+def common_scale(values: Iterable[float | None], unit: str) -> tuple[float, str]:
+    """One (factor, prefixed unit) for a whole column, chosen by its largest value, so a table
+    can put the unit in its header and keep each cell a short number."""
+    largest = max((abs(v) for v in values if v is not None), default=0.0)
+    for factor, prefix in _PREFIXES:
+        if largest >= factor:
+            return factor, f"{prefix}{unit}"
+    return 1.0, unit
+
+
+def scaled(value: float | None, factor: float) -> str:
+    """A cell of a column scaled by ``common_scale``."""
+    return "—" if value is None else f"{value / factor:.3g}"
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.2f}%"
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One headline number: what it is, its value for a person, and a note on how to read it."""
+
+    label: str
+    value: str
+    note: str
+
+
+def headline_numbers(s: Summary) -> list[Headline]:
+    """Every headline number of a run, formatted for a person, in the order they are shown."""
+    return [
+        Headline("FLOPS", si(s.flops, "FLOPS"), "train + eval, over the whole run"),
+        Headline("Regulated score", si(s.regulated_score, "FLOPS"), "FLOPS · |ln(1 − acc)|"),
+        Headline("Best test accuracy", percent(s.best_test_accuracy), "selected on validation"),
+        Headline(
+            "Best robust accuracy",
+            percent(s.best_robust_accuracy),
+            f"of the selected model: {percent(s.robust_accuracy_of_best)}",
+        ),
+        Headline("Utilisation", utilisation(s), "of datasheet / measured peak"),
+        Headline("Energy", energy(s), energy_note(s)),
+        Headline("Total work", si(s.total_flops, "FLOP"), f"{s.duration_s:.1f} s run"),
+        Headline("Trials", trial_counts(s), "completed / stopped / failed"),
+        Headline("Stability", percent(s.stability_cv), "CV of FLOPS(t) over the 2nd half"),
+    ]
+
+
+def verdict(s: Summary) -> str:
+    """``VALID``, or ``INVALID: `` and every reason."""
+    return "VALID" if s.valid else "INVALID: " + "; ".join(s.invalid_reasons)
+
+
+def utilisation(s: Summary) -> str:
+    return f"{percent(s.utilisation_datasheet)} / {percent(s.utilisation_measured)}"
+
+
+def energy(s: Summary) -> str:
+    return "—" if s.energy_j is None else f"{s.energy_j:.0f} J"
+
+
+def energy_note(s: Summary) -> str:
+    """FLOPS per watt when energy was measured, else why it was not."""
+    if s.energy_j is None:
+        return (s.hardware_notes or ["not measured"])[-1]
+    return si(s.flops_per_watt, "FLOPS/W")
+
+
+def trial_counts(s: Summary) -> str:
+    return f"{s.trials_completed} / {s.trials_stopped} / {s.trials_failed}"
