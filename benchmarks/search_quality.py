@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aiperf.search import SEARCHERS, make_searcher
+from aiperf.search.proposal import Proposal
 from aiperf.search.surrogate import features
 from aiperf.spec import load_spec
 from aiperf.train import TrialContext, run_trial
@@ -41,9 +42,9 @@ def best_test_after(name: str, seed: int, trials: int) -> float:
     context = TrialContext.from_spec(spec)
     best = (-1.0, 0.0)
     for i in range(trials):
-        config = searcher.suggest(str(i))
+        proposal = Proposal.from_config(searcher.suggest(str(i)))
         reports: list[dict] = []
-        run_trial(config, context, lambda metrics, _, sink=reports: sink.append(metrics))
+        run_trial(proposal, context, lambda metrics, _, sink=reports: sink.append(metrics))
         final = reports[-1]
         searcher.on_trial_complete(str(i), {"val_accuracy": final["val_accuracy"]})
         best = max(best, (final["val_accuracy"], final["test_accuracy"]))

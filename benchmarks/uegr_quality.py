@@ -13,6 +13,8 @@ import time
 from rich.console import Console
 from rich.table import Table
 
+from aiperf.models import genome_from_dict
+from aiperf.search.proposal import Hparams, Proposal
 from aiperf.spec import load_spec
 from aiperf.train import TrialContext, run_trial
 
@@ -47,8 +49,10 @@ def measure(overrides: list[str], seed: int, quick: bool) -> dict[str, float]:
     sizes = ["workload.train_size=3000", "robustness.samples=300"] if quick else []
     spec = load_spec("small", [*overrides, *sizes, f"seed={seed}", "robustness.attack=pgd"])
     reports: list[dict] = []
-    config = {"genome": GENOME, "hparams": HPARAMS, "trial_seed": seed}
-    run_trial(config, TrialContext.from_spec(spec), lambda metrics, _: reports.append(metrics))
+    proposal = Proposal(
+        genome_from_dict(GENOME), Hparams(**HPARAMS), trial_index=0, trial_seed=seed
+    )
+    run_trial(proposal, TrialContext.from_spec(spec), lambda metrics, _: reports.append(metrics))
     return {"clean": reports[-1]["test_accuracy"], "robust": reports[-1]["robust_accuracy"]}
 
 

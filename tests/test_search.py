@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
 from aiperf.models import genome_from_dict
 from aiperf.search import SEARCHERS, make_searcher
 from aiperf.search.proposal import Hparams
-from aiperf.spec import load_spec, parse_spec
+from aiperf.spec import SearcherName, load_spec, parse_spec
 from aiperf.train.trial import trial_uegr
 
 
@@ -90,3 +92,7 @@ def test_transformer_only_space_picks_dividing_heads() -> None:
     for i in range(20):
         genome = genome_from_dict(searcher.suggest(str(i))["genome"])
         assert genome.embed_dim == 32
+
+
+def test_every_searcher_a_spec_may_name_has_an_implementation() -> None:
+    assert set(SEARCHERS) == set(get_args(SearcherName))

@@ -17,11 +17,13 @@ from aiperf.score.progress import Progress, run_progress
 
 
 def result_table(summary: Summary) -> Table:
-    """The final result of a run as a two-column table: the headline numbers and the verdict."""
+    """The final result of a run: every headline number with its note, then the verdict."""
     table = Table(title=f"aiperf result — {summary.run_id}", show_header=False)
+    for column in ("measure", "value", "note"):
+        table.add_column(column, style="dim" if column == "note" else None)
     for headline in headline_numbers(summary):
-        table.add_row(headline.label, headline.value)
-    table.add_row("Verdict", verdict(summary))
+        table.add_row(headline.label, headline.value, headline.note)
+    table.add_row("Verdict", verdict(summary), "")
     return table
 
 

@@ -130,8 +130,9 @@ def _trials(ledger: Ledger) -> str:
     frame = trials_table(ledger)
     if frame.empty:
         return _section("trials", "Trials", "<p>No trial started.</p>")
-    rows = [{k: _cell(k, v) for k, v in row.items()} for row in frame.to_dict("records")]
-    return _section("trials", f"Trials ({len(rows)})", _table(list(frame.columns), rows))
+    columns = list(frame.columns)
+    rows = [[_cell(k, row[k]) for k in columns] for row in frame.to_dict("records")]
+    return _section("trials", f"Trials ({len(rows)})", _table(columns, rows))
 
 
 def _cell(column: str, value: Any) -> str:
@@ -146,10 +147,11 @@ def _cell(column: str, value: Any) -> str:
     return str(value)
 
 
-def _table(columns: list[str], rows: list[dict[str, str]]) -> str:
+def _table(columns: list[str], rows: list[list[str]]) -> str:
+    """An HTML table: one header cell per column, one row of escaped cells per row."""
     head = "".join(f"<th>{escape(c.replace('_', ' '))}</th>" for c in columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{escape(row[c])}</td>" for c in columns) + "</tr>" for row in rows
+        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
     )
     table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     return f'<div class="scroll">{table}</div>'
@@ -158,21 +160,15 @@ def _table(columns: list[str], rows: list[dict[str, str]]) -> str:
 def _timeline(timeline: list[TimelinePoint]) -> str:
     columns = ["t (s)", "Ops(t)", "FLOPS(t)", "acc(t)", "robust", "regulated(t)", "reports"]
     rows = [
-        dict(
-            zip(
-                columns,
-                [
-                    f"{p.t_s:.1f}",
-                    si(p.ops_flops, "FLOP"),
-                    si(p.flops, "FLOPS"),
-                    percent(p.best_test_accuracy),
-                    percent(p.best_robust_accuracy),
-                    si(p.regulated_score, "FLOPS"),
-                    str(p.reports),
-                ],
-                strict=True,
-            )
-        )
+        [
+            f"{p.t_s:.1f}",
+            si(p.ops_flops, "FLOP"),
+            si(p.flops, "FLOPS"),
+            percent(p.best_test_accuracy),
+            percent(p.best_robust_accuracy),
+            si(p.regulated_score, "FLOPS"),
+            str(p.reports),
+        ]
         for p in timeline
     ]
     table = f"<details><summary>{len(rows)} timestamps</summary>{_table(columns, rows)}</details>"
@@ -198,15 +194,9 @@ def _cluster(cluster: dict[str, Any]) -> str:
         if k != "address" and not isinstance(v, list | dict)
     ]
     columns = ["node", "IP", "CPUs", "GPUs"]
-    rows = [
-        dict(zip(columns, [_text(n.get("node_id"))[:12], *map(_text, _node_row(n))], strict=True))
-        for n in nodes
-    ]
+    rows = [[_text(n.get(key)) for key in ("node_id", "ip", "cpus", "gpus")] for n in nodes]
+    rows = [[row[0][:12], *row[1:]] for row in rows]  # Ray's node ids are 56 hex digits
     return _facts("Cluster", facts) + (_table(columns, rows) if rows else "")
-
-
-def _node_row(node: dict[str, Any]) -> tuple[Any, Any, Any]:
-    return node.get("ip"), node.get("cpus"), node.get("gpus")
 
 
 def _text(value: Any) -> str:
@@ -242,18 +232,12 @@ def _gpu(gpu: dict[str, Any]) -> str:
 def _peaks(node: dict[str, Any]) -> str:
     columns = ["precision", "datasheet / estimate", "measured GEMM", "basis"]
     rows = [
-        dict(
-            zip(
-                columns,
-                [
-                    precision,
-                    si(entry.get("datasheet_flops"), "FLOPS"),
-                    si(entry.get("measured_flops"), "FLOPS"),
-                    str(entry.get("basis", "")),
-                ],
-                strict=True,
-            )
-        )
+        [
+            precision,
+            si(entry.get("datasheet_flops"), "FLOPS"),
+            si(entry.get("measured_flops"), "FLOPS"),
+            str(entry.get("basis", "")),
+        ]
         for precision, entry in (node.get("peak_flops") or {}).items()
     ]
     return _table(columns, rows) if rows else ""
