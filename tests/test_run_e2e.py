@@ -129,4 +129,4 @@ def test_rerun_and_compare(run_dir, tmp_path, capsys) -> None:
     assert load_spec(again / "spec.yaml").seed == load_spec(run_dir / "spec.yaml").seed
     assert main(["compare", str(run_dir), str(again), "--out", str(tmp_path)]) == 0
     rows = list(csv.DictReader((tmp_path / "comparison.csv").open()))
-    assert len(rows) == 20 and all(float(r.flops_mean) > 0 for r in rows[-5:])
+    assert len(rows) == 20 and all(float(r["flops_mean"]) > 0 for r in rows[-5:])

@@ -38,6 +38,6 @@ def test_searcher_runs_in_tune(ray_session, tmp_path, searcher: str, scheduler: 
     assert summary.trials_completed >= 2, summary
     assert summary.trials_failed == 0
     for trial in ledger.trials.values():
-        genome_from_dict(trial["genome"])
-    indices = sorted(t["trial_index"] for t in ledger.trials.values())
+        genome_from_dict(trial.genome)
+    indices = sorted(t.trial_index for t in ledger.trials.values())
     assert indices == list(range(len(indices)))  # one proposal per trial, none lost

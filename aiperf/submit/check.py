@@ -217,7 +217,7 @@ def _rescore(members: dict[str, bytes], failures: list[str]) -> Summary | None:
 def _spec(path: Path, failures: list[str]) -> Spec | None:
     try:
         return load_spec(path)
-    except (UserError, UnicodeDecodeError) as err:
+    except UserError as err:  # SpecError: a bad spec, or bytes that are not UTF-8
         failures.append(_named(err, path, RUN_PREFIX + SPEC))
         return None
 
