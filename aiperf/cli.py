@@ -214,16 +214,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_flops(args: argparse.Namespace) -> int:
+    from aiperf.flops import step_passes
     from aiperf.flops.report import flops_report
     from aiperf.models import load_genome
     from aiperf.spec import load_spec
-    from aiperf.train import uegr_passes
-    from aiperf.train.step import PlainStep
 
     spec = load_spec(args.spec, args.overrides)
     if args.batch < 1 or (args.seq is not None and args.seq < 1) or args.classes < 2:
         raise UsageError("--batch and --seq must be ≥ 1 and --classes ≥ 2")
-    passes = uegr_passes(spec.uegr) if spec.uegr.enabled else PlainStep.passes
+    passes = step_passes(spec.uegr)
     attack_steps = spec.robustness.steps if spec.robustness.attack == "pgd" else 0
     report = flops_report(
         load_genome(args.genome),

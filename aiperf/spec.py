@@ -125,6 +125,12 @@ class UegrSpec(_Section):
     mask_every: int = Field(1, ge=1)  # steps between mask recomputations
     rescale: bool = False  # scale kept gradients by 1/rho
 
+    def with_overrides(self, overrides: dict[str, Any] | None) -> UegrSpec:
+        """These settings with a trial's searched knobs applied (validated like the spec)."""
+        if not overrides:
+            return self
+        return UegrSpec.model_validate({**self.model_dump(), **overrides})
+
     @model_validator(mode="after")
     def _range(self) -> UegrSpec:
         if self.dropout_min > self.dropout_max:

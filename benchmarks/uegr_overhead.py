@@ -14,7 +14,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from aiperf.flops import PLAIN_STEP, pass_costs
+from aiperf.flops import PLAIN_STEP, cost_model
 from aiperf.models import build_model, genome_from_dict
 from aiperf.spec import TrainSpec, UegrSpec
 from aiperf.train import PlainStep, UegrStep
@@ -61,7 +61,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     settings = TrainSpec()
     plain_s, _ = seconds_per_step(lambda m: PlainStep(m, settings, "cpu"), args.steps)
-    plain_flops = pass_costs(GENOME, BATCH, SEQ, CLASSES).step_flops(PLAIN_STEP)
+    plain_flops = cost_model(GENOME, CLASSES).costs(BATCH, SEQ).step_flops(PLAIN_STEP)
     table = Table(title=f"UEGR step overhead — batch {BATCH}, seq {SEQ}, {args.threads} thread(s)")
     for column in ("variant", "ms / step", "FLOPs ratio", "time ratio", "overhead"):
         table.add_column(column, justify="right")
@@ -71,7 +71,7 @@ def main() -> None:
         uegr_s, passes = seconds_per_step(
             lambda m, u=uegr: UegrStep(m, settings, "cpu", u, seed=0), args.steps
         )
-        flops_ratio = pass_costs(GENOME, BATCH, SEQ, CLASSES).step_flops(passes) / plain_flops
+        flops_ratio = cost_model(GENOME, CLASSES).costs(BATCH, SEQ).step_flops(passes) / plain_flops
         time_ratio = uegr_s / plain_s
         table.add_row(
             name,

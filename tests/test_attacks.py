@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 import torch
 
-from aiperf.flops import pass_costs
+from aiperf.flops import Work, cost_model
 from aiperf.models import build_model, genome_from_dict
 from aiperf.search.proposal import Hparams
 from aiperf.spec import RobustnessSpec, TrainSpec, WorkloadSpec
@@ -22,9 +20,7 @@ GENOME = genome_from_dict(
 WORKLOAD = load_workload(WorkloadSpec(train_size=3000, val_size=200, test_size=300, max_len=20), 3)
 
 
-@functools.lru_cache(maxsize=8)
-def costs(batch: int):
-    return pass_costs(GENOME, batch, WORKLOAD.max_len, WORKLOAD.num_classes)
+COSTS = cost_model(GENOME, WORKLOAD.num_classes)
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +32,8 @@ def trained():
         PlainStep(net, TrainSpec(), "cpu"),
         WORKLOAD.train,
         hparams,
-        lambda m: Evaluation(0.0, 0.0, None, 0),
-        lambda b: 0,
+        lambda m: Evaluation(0.0, 0.0, None, 0, Work(), Work()),
+        lambda work: 0,
         lambda interval, state: None,
         seed=0,
     )
@@ -46,14 +42,14 @@ def trained():
 
 def attack(net, **fields):
     spec = RobustnessSpec(samples=200, **fields)
-    return robust_accuracy(net, EvalContext(WORKLOAD, spec, costs, 64, "cpu"))
+    return robust_accuracy(net, EvalContext(WORKLOAD, spec, COSTS, 64, "cpu"))
 
 
 def clean_accuracy(net, n: int = 200) -> float:
     head = type(WORKLOAD.test)(
         WORKLOAD.test.tokens[:n], WORKLOAD.test.mask[:n], WORKLOAD.test.labels[:n]
     )
-    return accuracy(net, head, 64, "cpu")
+    return accuracy(net, head, 64, "cpu")[0]
 
 
 def test_model_is_good_enough_to_attack(trained) -> None:
@@ -67,18 +63,18 @@ def test_pgd_at_zero_epsilon_is_clean_accuracy(trained) -> None:
 def test_pgd_lowers_accuracy_and_counts_its_passes(trained) -> None:
     result = attack(trained, attack="pgd", epsilon=2.0, steps=3)
     assert result.accuracy < clean_accuracy(trained) - 0.05
-    expected = sum(
-        3 * (costs(b).forward_flops + costs(b).input_grad_flops) + costs(b).forward_flops
-        for b in (64, 64, 64, 8)
-    )
-    assert result.flops == expected and result.samples == 200
+    lengths = WORKLOAD.test.mask[:200].sum(dim=1)
+    once = Work(200, int(lengths.sum()), int((lengths**2).sum()), int(lengths.sum()))
+    assert result.forward_work == Work(*(4 * x for x in vars(once).values()))  # 3 steps + check
+    assert result.input_grad_work == Work(*(3 * x for x in vars(once).values()))
+    assert result.samples == 200
 
 
 def test_word_substitution_never_raises_accuracy(trained) -> None:
     result = attack(trained, attack="word_substitution", swaps=2)
     assert result.accuracy <= clean_accuracy(trained)  # binary task: greedy swaps can't help
-    assert result.flops > costs(200).forward_flops  # the candidates were evaluated and counted
-    assert result.flops % costs(1).forward_flops == 0
+    work = result.forward_work  # one length per batch: no padding, and more than 200 sentences
+    assert work.samples > 200 and work.tokens == work.real_tokens
 
 
 def test_more_swaps_hurt_at_least_as_much(trained) -> None:
@@ -100,7 +96,7 @@ def test_candidates_swap_one_word_for_a_synonym() -> None:
 
 def test_robustness_off_and_unknown_attack(trained) -> None:
     spec = RobustnessSpec(samples=0)
-    assert robust_accuracy(trained, EvalContext(WORKLOAD, spec, costs, 64, "cpu")) is None
+    assert robust_accuracy(trained, EvalContext(WORKLOAD, spec, COSTS, 64, "cpu")) is None
     bad = RobustnessSpec.model_construct(attack="hotflip", samples=10)
     with pytest.raises(ValueError, match="valid: \\['pgd', 'word_substitution'\\]"):
-        robust_accuracy(trained, EvalContext(WORKLOAD, bad, costs, 64, "cpu"))
+        robust_accuracy(trained, EvalContext(WORKLOAD, bad, COSTS, 64, "cpu"))

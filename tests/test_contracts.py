@@ -4,6 +4,7 @@ before the typed records re-scored to the same bytes."""
 
 from __future__ import annotations
 
+import json
 import pickle
 import shutil
 from dataclasses import replace
@@ -35,10 +36,13 @@ FIXTURES = Path(__file__).parent / "fixtures" / "before-typed-records"
 
 @pytest.mark.parametrize("name", ["run", "events", "unfinished"])
 def test_report_rewrites_an_old_summary_byte_for_byte(name, tmp_path, capsys) -> None:
+    """Only keys added since can differ: ``padding_share`` is null for a ledger without the
+    batch shapes it needs; every other byte is the same."""
     run_dir = shutil.copytree(FIXTURES / name, tmp_path / name)
     (run_dir / SUMMARY).unlink()
     assert main(["report", str(run_dir)]) == 0
-    assert (run_dir / SUMMARY).read_bytes() == (FIXTURES / name / SUMMARY).read_bytes()
+    old = json.loads((FIXTURES / name / SUMMARY).read_text())
+    assert (run_dir / SUMMARY).read_text() == json_text({**old, "padding_share": None})
 
 
 def test_the_report_shows_the_cluster_as_a_table(tmp_path, capsys) -> None:

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from aiperf.flops import PLAIN_STEP, FlopsError, PassCosts, breakdown, pass_costs
+from aiperf.flops import PLAIN_STEP, FlopsError, PassCosts, breakdown, cost_model
 from aiperf.flops.counter import LayerOp, layer_ops, op_costs
 from aiperf.flops.formulas import FORMULAS, LayerShape
 from aiperf.models import build_model, genome_from_dict
@@ -87,7 +87,7 @@ def test_transformer_block_reference_value() -> None:
     assert block.backward_flops == 2 * 872_415_232
     # The head runs once per sample on the pooled (B, D) vector: 2·4·256·2.
     assert (head.block, head.forward_flops) == ("head", 4_096)
-    assert pass_costs(genome, 4, 128, 2).forward_flops == 872_415_232 + 4_096
+    assert cost_model(genome, 2).costs(4, 128).forward_flops == 872_415_232 + 4_096
 
 
 @pytest.mark.parametrize("name", sorted(GENOMES))
@@ -97,7 +97,7 @@ def test_forward_matches_flop_counter_mode(name: str) -> None:
         model(tokens, mask)
     measured_flops = counter.get_total_flops()
     assert measured_flops > 0
-    expected_flops = pass_costs(_genome(name), BATCH, SEQ, CLASSES).forward_flops
+    expected_flops = cost_model(_genome(name), CLASSES).costs(BATCH, SEQ).forward_flops
     assert expected_flops == pytest.approx(measured_flops, rel=0.01)
 
 
@@ -109,7 +109,7 @@ def test_train_step_matches_flop_counter_mode(name: str) -> None:
         loss = torch.nn.functional.cross_entropy(model(tokens, mask), labels)
         loss.backward()
     measured_flops = counter.get_total_flops()
-    costs = pass_costs(_genome(name), BATCH, SEQ, CLASSES)
+    costs = cost_model(_genome(name), CLASSES).costs(BATCH, SEQ)
     expected_flops = costs.step_flops(PLAIN_STEP)
     assert expected_flops == pytest.approx(measured_flops, rel=0.01)
     # Sanity on the ratio: a backward pass costs twice the forward.
@@ -134,11 +134,11 @@ def test_forward_matches_fvcore(name: str) -> None:
 def test_flops_are_linear_in_batch() -> None:
     genome = _genome("mixed")
     double, single = (
-        pass_costs(genome, 2 * BATCH, SEQ, CLASSES),
-        pass_costs(genome, BATCH, SEQ, CLASSES),
+        cost_model(genome, CLASSES).costs(2 * BATCH, SEQ),
+        cost_model(genome, CLASSES).costs(BATCH, SEQ),
     )
     assert double == single + single
-    assert pass_costs(genome, 100, SEQ, CLASSES).forward_flops == 25 * single.forward_flops
+    assert cost_model(genome, CLASSES).costs(100, SEQ).forward_flops == 25 * single.forward_flops
 
 
 def test_the_first_layers_input_gradient_is_counted() -> None:
@@ -148,7 +148,7 @@ def test_the_first_layers_input_gradient_is_counted() -> None:
     assert [op.name for op in first] == ["q", "k", "v"]
     input_grads = sum(op_costs(op, BATCH, SEQ).input_grad_flops for op in first)
     assert input_grads == 3 * 2 * BATCH * SEQ * 16 * 16
-    costs = pass_costs(genome, BATCH, SEQ, CLASSES)
+    costs = cost_model(genome, CLASSES).costs(BATCH, SEQ)
     every = [op_costs(op, BATCH, SEQ).input_grad_flops for op in layer_ops(genome, CLASSES)]
     assert costs.input_grad_flops == sum(every)
 
@@ -157,7 +157,7 @@ def test_breakdown_sums_to_the_step() -> None:
     genome = _genome("mixed")
     rows = breakdown(genome, BATCH, SEQ, CLASSES)
     assert [row.type for row in rows] == ["transformer", "conv", "transformer", "head"]
-    costs = pass_costs(genome, BATCH, SEQ, CLASSES)
+    costs = cost_model(genome, CLASSES).costs(BATCH, SEQ)
     assert sum(row.forward_flops for row in rows) == costs.forward_flops
     backward = costs.weight_grad_flops + costs.input_grad_flops
     assert sum(row.backward_flops for row in rows) == backward
@@ -174,7 +174,7 @@ def test_unknown_block_type_raises() -> None:
     gene = genome.blocks[0].model_copy(update={"type": "lstm"})
     bad = genome.model_copy(update={"blocks": (gene,)})
     with pytest.raises(FlopsError, match="no FLOPs ops for block type 'lstm'"):
-        pass_costs(bad, BATCH, SEQ, CLASSES)
+        cost_model(bad, CLASSES).costs(BATCH, SEQ)
 
 
 def test_attention_formulas_have_no_weight_grad() -> None:

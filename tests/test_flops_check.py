@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from ledgers import write_example_ledger
 
-from aiperf.flops import PLAIN_STEP, pass_costs
+from aiperf.flops import PLAIN_STEP, cost_model
 from aiperf.models import build_model, genome_from_dict
 from aiperf.score import read_ledger, score_run
 from aiperf.spec import TrainSpec, UegrSpec, parse_spec
@@ -41,14 +41,16 @@ def setup():
 
 def test_self_check_is_exact_for_a_uegr_step() -> None:
     model, build_step, batch = setup()
-    analytic = pass_costs(GENOME, 4, 10, 2).step_flops(build_step(model).passes)
+    analytic = cost_model(GENOME, 2).costs(4, 10).step_flops(build_step(model).passes)
     check = check_step_flops(model, build_step, batch, analytic)
     assert check.measured_flops == analytic and check.rel_error == 0.0
 
 
 def test_a_wrong_count_is_caught() -> None:
     model, build_step, batch = setup()
-    plain_count = pass_costs(GENOME, 4, 10, 2).step_flops(PLAIN_STEP)  # ignores UEGR's extra passes
+    plain_count = (
+        cost_model(GENOME, 2).costs(4, 10).step_flops(PLAIN_STEP)
+    )  # ignores UEGR's extra passes
     assert check_step_flops(model, build_step, batch, plain_count).rel_error > 0.5
 
 
@@ -73,3 +75,23 @@ def test_a_failed_check_makes_the_run_invalid(tmp_path) -> None:
     assert summary.invalid_reasons == [
         "trial b: analytic FLOPs differ from FlopCounterMode by 5.00% (> 1%)"
     ]
+
+
+def test_self_check_is_exact_on_a_first_batch_of_mixed_lengths() -> None:
+    from aiperf.train.trial import first_batch
+    from aiperf.workload import load_workload
+
+    spec = parse_spec({"workload": {"train_size": 200, "val_size": 10, "test_size": 10}})
+    train = load_workload(spec.workload, 0).train
+    tokens, mask, labels = first_batch(train, 32, "cpu")
+    lengths = mask.sum(dim=1)
+    assert lengths.min() < lengths.max() == tokens.shape[1] < spec.workload.max_len
+    torch.manual_seed(0)
+    model = build_model(GENOME, int(train.tokens.max()) + 1, 2, spec.workload.max_len)
+
+    def build_step(net):
+        return UegrStep(net, TrainSpec(), "cpu", UegrSpec(), seed=0)
+
+    analytic = cost_model(GENOME, 2).costs(*tokens.shape).step_flops(build_step(model).passes)
+    check = check_step_flops(model, build_step, (tokens, mask, labels), analytic)
+    assert check.rel_error == 0.0

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from aiperf.flops import PLAIN_STEP, pass_costs
+from aiperf.flops import PLAIN_STEP, cost_model
 from aiperf.flops.formulas import LayerShape, formula_for
 from aiperf.models import build_model, genome_from_dict
 
@@ -60,7 +60,7 @@ def test_transformer_block_reference() -> None:
     genome = genome_from_dict(
         {"embed_dim": 256, "blocks": [{"type": "transformer", "heads": 8, "ffn_dim": 1024}]}
     )
-    head = pass_costs(genome, 4, 128, 2).forward_flops - 2 * 4 * 256 * 2
+    head = cost_model(genome, 2).costs(4, 128).forward_flops - 2 * 4 * 256 * 2
     assert head == 872_415_232
 
 
@@ -75,6 +75,6 @@ def test_activation_checkpointing_does_not_change_the_count() -> None:
         model = build_model(genome, 30, 2, 8)
         model.checkpoint_blocks = checkpointing
         measured[checkpointing] = counted(lambda m=model: m(tokens, mask).sum().backward())
-    analytic = pass_costs(genome, 3, 8, 2).step_flops(PLAIN_STEP)
+    analytic = cost_model(genome, 2).costs(3, 8).step_flops(PLAIN_STEP)
     assert measured[False] == analytic
     assert measured[True] > analytic  # torch counts the recomputed forward; we never do

@@ -10,6 +10,7 @@ import pytest
 from aiperf.cli import main
 from aiperf.rundir import json_text
 from aiperf.score import read_ledger, score_run
+from aiperf.score.rederive import rederived_flops
 from aiperf.spec import load_spec
 
 pytestmark = pytest.mark.slow
@@ -79,6 +80,18 @@ def test_ledger_records_node_device_and_flops(run_dir) -> None:
         assert report.flops == report.train_flops + report.eval_flops > 0
         assert report.trial_id in ledger.trials
     assert set(ledger.trial_ends) == set(ledger.trials)  # every started trial has an end
+
+
+def test_every_reports_flops_rederive_from_genome_and_batch_shapes(run_dir) -> None:
+    ledger = read_ledger(run_dir / "ledger.jsonl")
+    spec = load_spec(run_dir / "spec.yaml")
+    for report in ledger.reports:
+        trial = ledger.trials[report.trial_id]
+        rederived = rederived_flops(report, trial, spec, num_classes=2)
+        assert rederived == (report.train_flops, report.eval_flops)
+        assert report.train_work.samples == report.samples
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert 0 <= summary["padding_share"] <= 0.10
 
 
 def test_resolved_spec_records_the_overrides(run_dir) -> None:

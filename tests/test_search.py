@@ -10,7 +10,6 @@ from aiperf.models import genome_from_dict
 from aiperf.search import SEARCHERS, make_searcher
 from aiperf.search.proposal import Hparams
 from aiperf.spec import SearcherName, load_spec, parse_spec
-from aiperf.train.trial import trial_uegr
 
 
 @pytest.fixture(params=sorted(SEARCHERS))
@@ -70,7 +69,7 @@ def test_uegr_knobs_are_searched_inside_their_ranges(searcher_name: str) -> None
     assert {p["k"] for p in proposals} == {2, 3}
     assert all(0.2 <= p["rho"] <= 0.5 for p in proposals)
     for proposal in proposals:
-        uegr = trial_uegr(spec.uegr, proposal)
+        uegr = spec.uegr.with_overrides(proposal)
         assert (uegr.k, uegr.rho, uegr.saliency) == (
             proposal["k"],
             proposal["rho"],
@@ -81,7 +80,7 @@ def test_uegr_knobs_are_searched_inside_their_ranges(searcher_name: str) -> None
 
 def test_searched_uegr_values_are_validated() -> None:
     with pytest.raises(ValueError, match="rho"):
-        trial_uegr(parse_spec({}).uegr, {"rho": 1.5})
+        parse_spec({}).uegr.with_overrides({"rho": 1.5})
 
 
 def test_transformer_only_space_picks_dividing_heads() -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from aiperf.flops import pass_costs
+from aiperf.flops import Work, cost_model
 from aiperf.models import genome_from_dict
 from aiperf.search.proposal import Hparams, Proposal
 from aiperf.spec import parse_spec
 from aiperf.train import TrainingDiverged, TrialContext, run_trial, uegr_passes
+from aiperf.workload import load_workload
 
 GENOME = {
     "embed_dim": 32,
@@ -57,17 +58,23 @@ def test_a_tiny_model_learns(reports) -> None:
 
 
 def test_reports_count_every_step(reports) -> None:
-    genome = genome_from_dict(GENOME)
-    full, last = divmod(WORKLOAD.train_size, HPARAMS["batch_size"])
+    costs = cost_model(genome_from_dict(GENOME), 2)
+    full, _ = divmod(WORKLOAD.train_size, HPARAMS["batch_size"])
     passes = uegr_passes(SPEC.uegr)
     assert passes.forward == 4 and passes.backward_full == 3 and passes.backward_input == 1
-    per_step = [pass_costs(genome, batch, 20, 2).step_flops(passes) for batch in (32, last)]
-    per_epoch = full * per_step[0] + per_step[1]
+    real = int(load_workload(WORKLOAD, SPEC.seed).train.mask.sum())
     for report in reports:
-        assert report["samples"] == WORKLOAD.train_size
+        work = Work(**report["train_work"])
+        assert report["samples"] == work.samples == WORKLOAD.train_size
+        assert work.real_tokens == real  # every training sentence once per epoch
+        assert real <= work.tokens <= 1.1 * real  # each batch padded to its own longest only
         assert report["steps"] == full + 1
-        assert report["train_flops"] == per_epoch
-        assert report["eval_flops"] > 0
+        assert report["train_flops"] == costs.step_flops(work, passes)
+        forward, input_grad = (
+            Work(**report["eval_forward_work"]),
+            Work(**report["eval_input_grad_work"]),
+        )
+        assert report["eval_flops"] == costs.eval_flops(forward, input_grad) > 0
         assert 0.0 <= report["robust_accuracy"] <= report["test_accuracy"] + 0.1
         assert report["end_time"] > report["start_time"]
         assert (report["node"], report["device"]) == ("test-node", "cpu")

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from aiperf.flops import pass_costs
+from aiperf.flops import cost_model
 from aiperf.models import build_model, genome_from_dict
 from aiperf.spec import TrainSpec, UegrSpec
 from aiperf.train import PlainStep, UegrStep, uegr_passes
@@ -240,6 +240,8 @@ def test_dropout_rates_even_and_random() -> None:
         (UegrSpec(k=3, adv_steps=2), (6, 4, 2)),
         (UegrSpec(epsilon=0.0), (3, 3, 0)),
         (UegrSpec(alpha=0.0, beta=0.0), (1, 1, 0)),
+        (UegrSpec(alpha=0.0, beta=1.0, k=1), (1, 1, 0)),  # JS of one member is 0: not run
+        (UegrSpec(alpha=0.0, beta=1.0, k=1, js_include_clean=True), (3, 2, 1)),  # two members
     ],
 )
 def test_declared_passes(uegr: UegrSpec, passes: tuple[int, int, int]) -> None:
@@ -249,7 +251,11 @@ def test_declared_passes(uegr: UegrSpec, passes: tuple[int, int, int]) -> None:
 
 @pytest.mark.parametrize(
     "uegr",
-    [UegrSpec(), UegrSpec(k=3, adv_steps=2, adv_init="random", js_include_clean=True)],
+    [
+        UegrSpec(),
+        UegrSpec(k=3, adv_steps=2, adv_init="random", js_include_clean=True),
+        UegrSpec(alpha=0.0, beta=1.0, k=1),  # a JS term that is zero by construction
+    ],
 )
 def test_counted_flops_equal_what_a_real_step_runs(uegr: UegrSpec) -> None:
     net = model()
@@ -257,5 +263,5 @@ def test_counted_flops_equal_what_a_real_step_runs(uegr: UegrSpec) -> None:
     optimizer = torch.optim.AdamW(net.parameters())
     with FlopCounterMode(display=False) as counter:
         step(optimizer, batch())
-    expected = pass_costs(GENOME, BATCH, SEQ, CLASSES).step_flops(step.passes)
+    expected = cost_model(GENOME, CLASSES).costs(BATCH, SEQ).step_flops(step.passes)
     assert counter.get_total_flops() == pytest.approx(expected, rel=0.01)

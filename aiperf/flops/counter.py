@@ -3,8 +3,9 @@
 Conventions are in ``aiperf.flops.formulas``. Every count is exact for the model
 ``aiperf.models.build_model`` makes at a padded sequence length ``seq``; the classifier head runs on
 the pooled (B, D) vector, once per sample. A block type or layer kind with no formula raises
-FlopsError rather than counting 0. ``pass_costs`` prices one forward, one weight-gradient and
-one input-gradient pass; a training step declares how many of each it runs (``StepPasses``).
+FlopsError rather than counting 0. ``cost_model`` prices one forward, one weight-gradient and one
+input-gradient pass of any batch shape, and any ``Work`` (the sums of the batch shapes a trial
+ran); a training step declares how many of each pass it runs (``StepPasses``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiperf.flops.formulas import FlopsError, LayerShape, formula_for
-from aiperf.flops.passes import PassCosts
+from aiperf.flops.passes import PassCosts, StepPasses, Work
 from aiperf.models.genome import BlockGene, ConvGene, Genome, TransformerGene
 
 
@@ -106,11 +107,65 @@ def _sum(costs: list[PassCosts]) -> PassCosts:
 
 
 def pass_costs(genome: Genome, batch: int, seq: int, num_classes: int) -> PassCosts:
-    """Per-pass FLOPs of the genome's model on a (batch, seq) batch: the counter's entry point.
-
-    A step's FLOPs are ``pass_costs(...).step_flops(step.passes)``; an evaluation's are the
-    ``forward_flops`` of its batch."""
+    """Per-pass FLOPs of the genome's model on a (batch, seq) batch, from its layers' formulas
+    (``cost_model`` turns these into polynomials in the batch shape)."""
     return _sum([op_costs(op, batch, seq) for op in layer_ops(genome, num_classes)])
+
+
+Polynomial = tuple[int, int, int]  # FLOPs per sample: c0 + c1·L + c2·L² at padded length L
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """A genome's per-pass FLOPs as exact polynomials in the batch shape: a pass over a (B, L)
+    batch costs B·(c0 + c1·L + c2·L²) — the head runs per sample, the layers per token, the
+    attention matmuls per token pair. Prices any batch shape and any ``Work``."""
+
+    forward: Polynomial
+    weight_grad: Polynomial
+    input_grad: Polynomial
+
+    def costs(self, batch: int, seq: int) -> PassCosts:
+        """One forward, weight-gradient and input-gradient pass over a (batch, seq) batch."""
+        shape = Work().plus(batch, seq, 0)
+        return PassCosts(*(_price(p, shape) for p in self._polynomials()))
+
+    def work_costs(self, work: Work) -> PassCosts:
+        """The three passes once over every batch ``work`` sums."""
+        return PassCosts(*(_price(p, work) for p in self._polynomials()))
+
+    def step_flops(self, work: Work, passes: StepPasses) -> int:
+        """FLOPs of training steps over the batches in ``work``, each running ``passes``."""
+        return self.work_costs(work).step_flops(passes)
+
+    def eval_flops(self, forward: Work, input_grad: Work) -> int:
+        """FLOPs of evaluation: its forward passes and (an attack's) input-gradient passes."""
+        return self.work_costs(forward).forward_flops + self.work_costs(input_grad).input_grad_flops
+
+    def _polynomials(self) -> tuple[Polynomial, Polynomial, Polynomial]:
+        return self.forward, self.weight_grad, self.input_grad
+
+
+def _price(poly: Polynomial, work: Work) -> int:
+    return poly[0] * work.samples + poly[1] * work.tokens + poly[2] * work.tokens_sq
+
+
+def cost_model(genome: Genome, num_classes: int) -> CostModel:
+    """The counter's entry point: the genome's ``CostModel``, read off ``pass_costs`` of one
+    sample at three lengths (every formula is at most quadratic in L, so three points fix it)."""
+    at = [pass_costs(genome, 1, seq, num_classes) for seq in (1, 2, 3)]
+    kinds = ("forward_flops", "weight_grad_flops", "input_grad_flops")
+    polys = [_quadratic(*(getattr(c, kind) for c in at)) for kind in kinds]
+    model = CostModel(*polys)
+    assert model.costs(2, 5) == pass_costs(genome, 2, 5, num_classes), "not a quadratic in L"
+    return model
+
+
+def _quadratic(f1: int, f2: int, f3: int) -> Polynomial:
+    """(c0, c1, c2) with c0 + c1·L + c2·L² = f_L at L = 1, 2, 3."""
+    c2 = (f3 - 2 * f2 + f1) // 2
+    c1 = f2 - f1 - 3 * c2
+    return f1 - c1 - c2, c1, c2
 
 
 def breakdown(genome: Genome, batch: int, seq: int, num_classes: int) -> list[BlockFlops]:

@@ -1,7 +1,8 @@
 """How many passes one training step runs, and their FLOPs: the link from a step to the counter.
 
 A step declares its passes (plain training: 1 forward, 1 full backward); the counter
-(``aiperf.flops.counter.pass_costs``) prices one of each, and ``PassCosts.step_flops`` the step.
+(``aiperf.flops.counter.cost_model``) prices one of each for any batch shape, and
+``PassCosts.step_flops`` the step. ``Work`` sums the batch shapes a trial ran, for pricing.
 A *full* backward computes weight and input gradients of every layer; an *input-only* backward
 (UEGR's adversarial δ) computes input gradients through every layer and no weight gradient.
 """
@@ -9,6 +10,10 @@ A *full* backward computes weight and input gradients of every layer; an *input-
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from pydantic import ConfigDict
+
+from aiperf.spec import UegrSpec
 
 
 @dataclass(frozen=True)
@@ -19,6 +24,22 @@ class StepPasses:
 
 
 PLAIN_STEP = StepPasses()
+
+
+def uegr_passes(uegr: UegrSpec) -> StepPasses:
+    """The passes one UEGR step runs: 1 + n_adv + K forward, n_adv input-only and 1 + K full
+    backward. The K sub-models run only when a term uses them: α > 0 (their adversarial CE), or
+    β > 0 with at least two members in the JS divergence (of one it is identically zero); δ only
+    when the sub-models see it."""
+    js_members = uegr.k + (1 if uegr.js_include_clean else 0)
+    subs = uegr.k if uegr.alpha > 0 or (uegr.beta > 0 and js_members > 1) else 0
+    adv = uegr.adv_steps if uegr.epsilon > 0 and subs else 0
+    return StepPasses(forward=1 + adv + subs, backward_full=1 + subs, backward_input=adv)
+
+
+def step_passes(uegr: UegrSpec) -> StepPasses:
+    """The passes of a trial's training step: UEGR's, or plain training's when it is off."""
+    return uegr_passes(uegr) if uegr.enabled else PLAIN_STEP
 
 
 @dataclass(frozen=True)
@@ -42,4 +63,37 @@ class PassCosts:
             passes.forward * self.forward_flops
             + passes.backward_full * full_backward
             + passes.backward_input * self.input_grad_flops
+        )
+
+
+@dataclass(frozen=True)
+class Work:
+    """What a set of batches amounts to for the counter: Σ B, Σ B·L and Σ B·L² over the batches
+    (L = each batch's padded length), and the real (unpadded) tokens among the B·L positions.
+
+    FLOPs are a polynomial in the batch shape, so these sums are all a count needs: anyone can
+    re-derive the FLOPs of a report from its genome and its recorded ``Work``."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # read back from ledgers: no stray keys
+
+    samples: int = 0
+    tokens: int = 0
+    tokens_sq: int = 0
+    real_tokens: int = 0
+
+    def plus(self, batch: int, seq: int, real_tokens: int, times: int = 1) -> Work:
+        """This work and ``times`` passes over one (batch, seq) batch."""
+        return Work(
+            self.samples + times * batch,
+            self.tokens + times * batch * seq,
+            self.tokens_sq + times * batch * seq * seq,
+            self.real_tokens + times * real_tokens,
+        )
+
+    def __add__(self, other: Work) -> Work:
+        return Work(
+            self.samples + other.samples,
+            self.tokens + other.tokens,
+            self.tokens_sq + other.tokens_sq,
+            self.real_tokens + other.real_tokens,
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from aiperf.flops.counter import breakdown, pass_costs
+from aiperf.flops.counter import breakdown, cost_model
 from aiperf.flops.passes import StepPasses
 from aiperf.models.genome import Genome
 
@@ -20,8 +20,8 @@ def flops_report(
     attack_steps: int = 0,
 ) -> dict[str, Any]:
     """Per-block forward/backward, per-pass costs and the totals, as plain JSON-ready data."""
-    costs = pass_costs(genome, batch, seq, num_classes)
-    per_sample = pass_costs(genome, 1, seq, num_classes)
+    model = cost_model(genome, num_classes)
+    costs, per_sample = model.costs(batch, seq), model.costs(1, seq)
     train_step = costs.step_flops(passes)
     return {
         "batch": batch,

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from aiperf.report.format import headline_numbers, percent, si, verdict
+from aiperf.report.format import headline_numbers, percent, si
 from aiperf.score import LedgerError, Summary
 from aiperf.score.ledger import LedgerReader
 from aiperf.score.progress import Progress, run_progress
@@ -23,7 +23,8 @@ def result_table(summary: Summary) -> Table:
         table.add_column(column, style="dim" if column == "note" else None)
     for headline in headline_numbers(summary):
         table.add_row(headline.label, headline.value, headline.note)
-    table.add_row("Verdict", verdict(summary), "")
+    reasons = "; ".join(summary.invalid_reasons)
+    table.add_row("Verdict", "VALID" if summary.valid else "INVALID", reasons)
     return table
 
 

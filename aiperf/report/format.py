@@ -65,12 +65,8 @@ def headline_numbers(s: Summary) -> list[Headline]:
         Headline("Total work", si(s.total_flops, "FLOP"), f"{s.duration_s:.1f} s run"),
         Headline("Trials", trial_counts(s), "completed / stopped / failed"),
         Headline("Stability", percent(s.stability_cv), "CV of FLOPS(t) over the 2nd half"),
+        Headline("Padding", percent(s.padding_share), "share of token positions run as padding"),
     ]
-
-
-def verdict(s: Summary) -> str:
-    """``VALID``, or ``INVALID: `` and every reason."""
-    return "VALID" if s.valid else "INVALID: " + "; ".join(s.invalid_reasons)
 
 
 def utilisation(s: Summary) -> str:

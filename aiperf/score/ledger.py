@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Annotated, Any, Literal, TextIO
 
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
 from aiperf.errors import UserError
+from aiperf.flops import Work
 
 SCHEMA_VERSION = 1
 _STRICT = ConfigDict(extra="forbid")  # with strict validation: a typo or a wrong type fails
@@ -79,6 +80,11 @@ class Report:
     test_accuracy: float
     robust_accuracy: float | None  # test accuracy under the spec's attack (None: not measured)
     flops_check_error: float | None  # |measured − analytic| / measured of the trial's self-check
+    # The batch shapes behind the FLOPs (Σ B, Σ B·L, Σ B·L², real tokens): train_flops and
+    # eval_flops re-derive from them and the trial's genome. None in ledgers older than them.
+    train_work: Work | None = None  # the training steps (each runs the trial's StepPasses)
+    eval_forward_work: Work | None = None  # evaluation's forward passes
+    eval_input_grad_work: Work | None = None  # the attack's input-gradient passes
     kind: Literal["report"] = "report"
     schema: int = SCHEMA_VERSION
 
@@ -130,6 +136,17 @@ class TrialFailure:
 
 Record = RunStart | TrialStart | Report | TrialFailure | TrialEnd | RunResume | RunEnd
 _RECORD = TypeAdapter(Annotated[Record, Field(discriminator="kind")])
+_REPORT = TypeAdapter(Report)
+_FROM_WORKER = [f.name for f in fields(Report) if f.name not in ("trial_id", "report_index")]
+
+
+def report_from_metrics(trial_id: str, report_index: int, metrics: dict[str, Any]) -> Report:
+    """A trial's reported metrics as a Report record, validated (what a worker sends is input).
+
+    ``flops`` is train + eval; every other field comes from the metrics by name."""
+    fields_ = {name: metrics[name] for name in _FROM_WORKER if name in metrics}
+    fields_ |= {"flops": metrics["train_flops"] + metrics["eval_flops"]}
+    return _REPORT.validate_python({**fields_, "trial_id": trial_id, "report_index": report_index})
 
 
 class LedgerError(UserError):

@@ -10,7 +10,6 @@ or the last trial) closes the trials still open as ``stopped`` and closes the fi
 from __future__ import annotations
 
 import time
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +17,13 @@ from ray import tune
 
 from aiperf.score.ledger import (
     LedgerWriter,
-    Report,
     TrialEnd,
     TrialFailure,
     TrialStart,
     read_ledger,
+    report_from_metrics,
 )
 from aiperf.search.proposal import Proposal
-
-_DERIVED = ("trial_id", "report_index", "flops", "kind", "schema")
-_FROM_WORKER = [f.name for f in fields(Report) if f.name not in _DERIVED]
 
 
 class LedgerRecorder(tune.Callback):
@@ -72,14 +68,8 @@ class LedgerRecorder(tune.Callback):
     def on_trial_result(
         self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
     ) -> None:
-        self.writer.append(
-            Report(
-                trial_id=trial.trial_id,
-                report_index=result["training_iteration"] - 1,
-                flops=result["train_flops"] + result["eval_flops"],
-                **{name: result[name] for name in _FROM_WORKER},
-            )
-        )
+        index = result["training_iteration"] - 1
+        self.writer.append(report_from_metrics(trial.trial_id, index, result))
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.writer.append(TrialFailure(trial.trial_id, time.time(), _error(trial), True))

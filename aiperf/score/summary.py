@@ -13,7 +13,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from aiperf import __version__
 from aiperf.errors import UserError
-from aiperf.flops import FLOPS_CONVENTION
+from aiperf.flops import FLOPS_CONVENTION, Work
 from aiperf.score.hardware import hardware_fields, utilisation_reasons
 from aiperf.score.ledger import Ledger
 from aiperf.score.timeline import (
@@ -52,6 +52,7 @@ class Summary:
     train_flops: int
     eval_flops: int
     stability_cv: float | None  # CV of FLOPS(t) over the second half of the grid
+    padding_share: float | None  # padded share of the token positions run (None: not recorded)
     trials_started: int
     trials_completed: int
     trials_stopped: int
@@ -121,6 +122,7 @@ def score_run(
         train_flops=final.train_ops_flops,
         eval_flops=final.eval_ops_flops,
         stability_cv=stability_cv(timeline),
+        padding_share=padding_share(ledger),
         **_trial_counts(ledger),
         **run_events(ledger),
         **_best_trial(ledger),
@@ -165,6 +167,16 @@ def flops_check_failures(ledger: Ledger) -> list[str]:
         for trial, error in sorted(errors.items())
         if error > FLOPS_CHECK_TOLERANCE
     ]
+
+
+def padding_share(ledger: Ledger) -> float | None:
+    """The share of token positions in training and evaluation forward passes that were padding
+    (None when a report predates the recorded batch shapes, or nothing ran)."""
+    works = [w for r in ledger.reports for w in (r.train_work, r.eval_forward_work)]
+    if not works or None in works:
+        return None
+    total = sum(works, Work())
+    return 1.0 - total.real_tokens / total.tokens if total.tokens else None
 
 
 def run_events(ledger: Ledger) -> dict[str, Any]:

@@ -8,49 +8,47 @@ Both return the FLOPs they ran (forward and input-gradient passes), so evaluatio
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
-from aiperf.flops.passes import PassCosts
+from aiperf.flops import CostModel, Work
 from aiperf.spec import RobustnessSpec
 from aiperf.train.adversarial import perturbation
-from aiperf.workload import Workload, tokenize
-
-Costs = Callable[[int], PassCosts]  # batch size → per-pass FLOPs of the trial's model
+from aiperf.workload import EncodedSplit, Workload, tokenize
+from aiperf.workload.batches import eval_batches, gather, real_lengths
 
 
 @dataclass(frozen=True)
 class AttackResult:
     accuracy: float
-    flops: int
     samples: int
+    forward_work: Work  # the forward passes the attack ran
+    input_grad_work: Work = field(default_factory=Work)  # and its input-gradient passes
 
 
 @dataclass(frozen=True)
 class EvalContext:
-    """What evaluating a trial's model needs: the data, the attack, the model's per-pass FLOPs,
-    the batch size and the device."""
+    """What evaluating a trial's model needs: the data, the attack, the model's FLOPs (its
+    ``CostModel``), the batch size and the device."""
 
     workload: Workload
     robustness: RobustnessSpec
-    costs: Costs
+    costs: CostModel
     batch_size: int
     device: str
 
 
 def pgd_attack(model: torch.nn.Module, ctx: EvalContext) -> AttackResult:
     """Accuracy on the first ``samples`` test sentences under embedding-space PGD."""
-    spec, split, device = ctx.robustness, ctx.workload.test, ctx.device
+    spec, split = ctx.robustness, ctx.workload.test
     n = min(spec.samples, len(split))
-    correct = flops = 0
-    for start in range(0, n, ctx.batch_size):
-        end = min(start + ctx.batch_size, n)
-        tokens, mask = split.tokens[start:end].to(device), split.mask[start:end].to(device)
-        labels = split.labels[start:end].to(device)
-        e = model.embed_words(tokens).detach()  # (B, S, D)
+    lengths = real_lengths(split.mask[:n])
+    correct, forward, input_grad = 0, Work(), Work()
+    for index in eval_batches(lengths, ctx.batch_size):
+        tokens, mask, labels = gather(split, index, ctx.device)  # (B, L), (B, L), (B,)
+        e = model.embed_words(tokens).detach()  # (B, L, D)
 
         def loss_of(x: torch.Tensor) -> torch.Tensor:
             return F.cross_entropy(model.encode(x, mask), labels)  # noqa: B023 (used at once)
@@ -58,9 +56,10 @@ def pgd_attack(model: torch.nn.Module, ctx: EvalContext) -> AttackResult:
         delta = perturbation(loss_of, e, mask, spec.epsilon, spec.steps)
         with torch.no_grad():
             correct += (model.encode(e + delta, mask).argmax(-1) == labels).sum().item()
-        cost = ctx.costs(end - start)
-        flops += spec.steps * (cost.forward_flops + cost.input_grad_flops) + cost.forward_flops
-    return AttackResult(correct / max(n, 1), flops, n)
+        shape = (len(index), tokens.shape[1], int(lengths[index].sum()))
+        forward = forward.plus(*shape, times=spec.steps + 1)  # each step, then the final check
+        input_grad = input_grad.plus(*shape, times=spec.steps)
+    return AttackResult(correct / max(n, 1), n, forward, input_grad)
 
 
 def word_substitution_attack(model: torch.nn.Module, ctx: EvalContext) -> AttackResult:
@@ -87,7 +86,7 @@ def word_substitution_attack(model: torch.nn.Module, ctx: EvalContext) -> Attack
             if scores[candidate] < current[index]:
                 sentences[index], logits[index] = candidates[candidate], candidate_logits[candidate]
     correct = int((logits.argmax(-1) == labels).sum())
-    return AttackResult(correct / max(n, 1), scorer.flops, n)
+    return AttackResult(correct / max(n, 1), n, scorer.work)
 
 
 def _true_class_probability(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -117,21 +116,26 @@ def _best_swap_per_sentence(scores: torch.Tensor, owners: torch.Tensor) -> dict[
 
 
 class _Scorer:
-    """Evaluates token lists in batches (eval mode, no gradients) and counts the FLOPs run."""
+    """Evaluates token lists in length-aware batches (eval mode, no gradients), keeping the
+    forward passes it ran."""
 
     def __init__(self, model: torch.nn.Module, ctx: EvalContext) -> None:
-        self.model, self.ctx, self.flops = model, ctx, 0
+        self.model, self.ctx, self.work = model, ctx, Work()
 
     @torch.no_grad()
     def logits(self, sentences: list[list[str]]) -> torch.Tensor:
-        outputs = []
+        """(N, C) logits of the sentences, in their order."""
         ctx = self.ctx
-        for start in range(0, len(sentences), ctx.batch_size):
-            chunk = [" ".join(words) for words in sentences[start : start + ctx.batch_size]]
-            tokens, mask = ctx.workload.vocab.encode(chunk, ctx.workload.max_len)
-            outputs.append(self.model(tokens.to(ctx.device), mask.to(ctx.device)).float().cpu())
-            self.flops += ctx.costs(len(chunk)).forward_flops
-        return torch.cat(outputs)  # (N, C)
+        texts = [" ".join(words) for words in sentences]
+        tokens, mask = ctx.workload.vocab.encode(texts, ctx.workload.max_len)  # (N, S)
+        split = EncodedSplit(tokens, mask, torch.zeros(len(texts), dtype=torch.int64))
+        lengths = real_lengths(mask)
+        outputs = torch.empty(len(texts), ctx.workload.num_classes)
+        for index in eval_batches(lengths, ctx.batch_size):
+            batch_tokens, batch_mask, _ = gather(split, index, ctx.device)
+            outputs[index] = self.model(batch_tokens, batch_mask).float().cpu()
+            self.work = self.work.plus(len(index), batch_tokens.shape[1], int(lengths[index].sum()))
+        return outputs
 
 
 ATTACKS = {"pgd": pgd_attack, "word_substitution": word_substitution_attack}

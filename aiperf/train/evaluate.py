@@ -6,23 +6,28 @@ from dataclasses import dataclass
 
 import torch
 
+from aiperf.flops import Work
 from aiperf.train.attacks import EvalContext, robust_accuracy
 from aiperf.workload import EncodedSplit
+from aiperf.workload.batches import eval_batches, gather, real_lengths
 
 
 @torch.no_grad()
-def accuracy(model: torch.nn.Module, split: EncodedSplit, batch_size: int, device: str) -> float:
-    """Fraction of ``split`` the model classifies correctly (eval mode)."""
+def accuracy(
+    model: torch.nn.Module, split: EncodedSplit, batch_size: int, device: str
+) -> tuple[float, Work]:
+    """Fraction of ``split`` the model classifies correctly (eval mode, length-aware batches),
+    and the forward passes that took."""
     was_training = model.training
     model.eval()
-    correct = 0
-    for start in range(0, len(split), batch_size):
-        tokens = split.tokens[start : start + batch_size].to(device)  # (B, S)
-        mask = split.mask[start : start + batch_size].to(device)  # (B, S)
-        labels = split.labels[start : start + batch_size].to(device)  # (B,)
+    correct, work = 0, Work()
+    lengths = real_lengths(split.mask)
+    for index in eval_batches(lengths, batch_size):
+        tokens, mask, labels = gather(split, index, device)  # (B, L), (B, L), (B,)
         correct += (model(tokens, mask).argmax(dim=-1) == labels).sum().item()
+        work = work.plus(len(index), tokens.shape[1], int(lengths[index].sum()))
     model.train(was_training)
-    return correct / max(len(split), 1)
+    return correct / max(len(split), 1), work
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,8 @@ class Evaluation:
     test_accuracy: float
     robust_accuracy: float | None  # None when robustness evaluation is off
     flops: int  # clean forward passes + the attack's passes
+    forward_work: Work  # every forward pass: clean val and test, and the attack's
+    input_grad_work: Work  # the attack's input-gradient passes
 
 
 @dataclass(frozen=True)
@@ -38,12 +45,16 @@ class Evaluator(EvalContext):
     """Evaluates a model on a workload's val and test splits and under the spec's attack."""
 
     def __call__(self, model: torch.nn.Module) -> Evaluation:
-        val, test = self.workload.val, self.workload.test
+        val_accuracy, val_work = accuracy(model, self.workload.val, self.batch_size, self.device)
+        test_accuracy, test_work = accuracy(model, self.workload.test, self.batch_size, self.device)
         attack = robust_accuracy(model, self)
-        clean_flops = self.costs(len(val) + len(test)).forward_flops
+        forward = val_work + test_work + (attack.forward_work if attack else Work())
+        input_grad = attack.input_grad_work if attack else Work()
         return Evaluation(
-            val_accuracy=accuracy(model, val, self.batch_size, self.device),
-            test_accuracy=accuracy(model, test, self.batch_size, self.device),
+            val_accuracy=val_accuracy,
+            test_accuracy=test_accuracy,
             robust_accuracy=attack.accuracy if attack else None,
-            flops=clean_flops + (attack.flops if attack else 0),
+            flops=self.costs.eval_flops(forward, input_grad),
+            forward_work=forward,
+            input_grad_work=input_grad,
         )

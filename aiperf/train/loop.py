@@ -1,8 +1,9 @@
 """One trial's training loop: AdamW over epochs, evaluation and a report after every epoch.
 
 The loop knows nothing of Ray, of UEGR or of how FLOPs are counted: it is handed a training
-step, an evaluator, ``flops_per_step`` (batch size → FLOPs of one step) and a callback that
-receives every report interval.
+step, an evaluator, ``price`` (the ``Work`` of an epoch's steps → their FLOPs) and a callback that
+receives every report interval. Batches are length-aware (``aiperf.workload.batches``): each is
+padded to its own longest sentence.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from typing import Any
 
 import torch
 
+from aiperf.flops import Work
 from aiperf.search.proposal import Hparams
 from aiperf.train.evaluate import Evaluation
 from aiperf.train.step import PlainStep
 from aiperf.workload import EncodedSplit
+from aiperf.workload.batches import gather, real_lengths, training_batches
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,9 @@ class Interval:
     val_accuracy: float
     test_accuracy: float
     robust_accuracy: float | None
+    train_work: Work  # the shapes of the epoch's steps: what train_flops prices
+    eval_forward_work: Work  # evaluation's forward passes (clean val/test and the attack's)
+    eval_input_grad_work: Work  # the attack's input-gradient passes
 
 
 def train_trial(
@@ -42,7 +48,7 @@ def train_trial(
     train: EncodedSplit,
     hparams: Hparams,
     evaluate: Callable[[torch.nn.Module], Evaluation],
-    flops_per_step: Callable[[int], int],
+    price: Callable[[Work], int],
     on_report: Callable[[Interval, dict[str, Any]], None],
     seed: int,
     resume: dict[str, Any] | None = None,
@@ -55,25 +61,28 @@ def train_trial(
     )
     shuffle = torch.Generator().manual_seed(seed)
     first = 1 if resume is None else load_training_state(resume, step, optimizer, shuffle) + 1
+    lengths = real_lengths(train.mask)
     intervals = []
     for epoch in range(first, hparams.epochs + 1):
         start = time.time()
-        order = torch.randperm(len(train), generator=shuffle)
-        batches = order.split(hparams.batch_size)
-        losses, flops = _epoch(step, optimizer, train, batches, flops_per_step)
+        batches = training_batches(lengths, hparams.batch_size, shuffle)
+        losses, work = _epoch(step, optimizer, train, batches, lengths)
         result = evaluate(model)
         interval = Interval(
             epoch=epoch,
             start_time=start,
             end_time=time.time(),
-            samples=len(train),
+            samples=work.samples,
             steps=len(losses),
-            train_flops=flops,
+            train_flops=price(work),
             eval_flops=result.flops,
             loss=sum(losses) / max(len(losses), 1),
             val_accuracy=result.val_accuracy,
             test_accuracy=result.test_accuracy,
             robust_accuracy=result.robust_accuracy,
+            train_work=work,
+            eval_forward_work=result.forward_work,
+            eval_input_grad_work=result.input_grad_work,
         )
         intervals.append(interval)
         on_report(interval, training_state(epoch, step, optimizer, shuffle))
@@ -113,17 +122,13 @@ def _epoch(
     step: PlainStep,
     optimizer: torch.optim.Optimizer,
     train: EncodedSplit,
-    batches: tuple[torch.Tensor, ...],
-    flops_per_step: Callable[[int], int],
-) -> tuple[list[float], int]:
-    """One pass over ``batches`` of train indices: the losses and the FLOPs of every step."""
-    losses, flops = [], 0
+    batches: list[torch.Tensor],
+    lengths: torch.Tensor,
+) -> tuple[list[float], Work]:
+    """One pass over ``batches`` of train indices: the losses and the shapes of every step."""
+    losses, work = [], Work()
     for index in batches:
-        batch = (
-            train.tokens[index].to(step.device),  # (B, S)
-            train.mask[index].to(step.device),  # (B, S)
-            train.labels[index].to(step.device),  # (B,)
-        )
+        batch = gather(train, index, step.device)  # (B, L), (B, L), (B,): L = its longest
         losses.append(step(optimizer, batch))
-        flops += flops_per_step(len(index))
-    return losses, flops
+        work = work.plus(len(index), batch[0].shape[1], int(lengths[index].sum()))
+    return losses, work

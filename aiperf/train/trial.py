@@ -5,7 +5,6 @@ Ray-free, so ``aiperf train`` and tests run it directly; the Tune trainable pass
 
 from __future__ import annotations
 
-import functools
 import socket
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -13,7 +12,7 @@ from typing import Any
 
 import torch
 
-from aiperf.flops import PassCosts, pass_costs
+from aiperf.flops import cost_model
 from aiperf.models import build_model
 from aiperf.search.proposal import Proposal
 from aiperf.spec import RobustnessSpec, Spec, TrainSpec, UegrSpec, WorkloadSpec
@@ -23,6 +22,7 @@ from aiperf.train.loop import Interval, train_trial
 from aiperf.train.step import Batch, PlainStep
 from aiperf.train.uegr import make_step
 from aiperf.workload import EncodedSplit, load_workload
+from aiperf.workload.batches import gather
 
 
 @dataclass(frozen=True)
@@ -52,13 +52,6 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def trial_uegr(base: UegrSpec, overrides: dict[str, Any] | None) -> UegrSpec:
-    """The run's UEGR settings with the searcher's per-trial choices applied (validated)."""
-    if not overrides:
-        return base
-    return UegrSpec.model_validate({**base.model_dump(), **overrides})
-
-
 def run_trial(
     proposal: Proposal,
     context: TrialContext,
@@ -76,20 +69,17 @@ def run_trial(
     device = default_device()
     model.to(device)
     model.checkpoint_blocks = context.train.activation_checkpointing
-    uegr = trial_uegr(context.uegr, proposal.uegr)
+    uegr = context.uegr.with_overrides(proposal.uegr)
 
     def build_step(net: torch.nn.Module) -> PlainStep:
         return make_step(net, context.train, device, uegr, proposal.trial_seed)
 
-    @functools.lru_cache(maxsize=16)
-    def costs(batch: int) -> PassCosts:
-        return pass_costs(genome, batch, workload.max_len, workload.num_classes)
-
+    costs = cost_model(genome, workload.num_classes)
     step = build_step(model)
     check_error = None  # a resumed trial was checked before its first report
     if context.train.flops_self_check and resume is None:
         batch = first_batch(workload.train, hparams.batch_size, device)
-        analytic = costs(len(batch[2])).step_flops(step.passes)
+        analytic = costs.costs(*batch[0].shape).step_flops(step.passes)
         check_error = check_step_flops(model, build_step, batch, analytic).rel_error
     extra = {"node": socket.gethostname(), "gpu_ids": [], "visible_devices": None, **(where or {})}
     extra |= {"device": device, "flops_check_error": check_error}
@@ -99,7 +89,7 @@ def run_trial(
         workload.train,
         hparams,
         evaluate,
-        lambda batch: costs(batch).step_flops(step.passes),
+        lambda work: costs.step_flops(work, step.passes),
         lambda interval, state: report({**asdict(interval), **extra}, state),
         seed=proposal.trial_seed,
         resume=resume,
@@ -107,9 +97,6 @@ def run_trial(
 
 
 def first_batch(train: EncodedSplit, batch_size: int, device: str) -> Batch:
-    """The first ``batch_size`` training samples, for the FLOPs self-check."""
-    return (
-        train.tokens[:batch_size].to(device),  # (B, S)
-        train.mask[:batch_size].to(device),  # (B, S)
-        train.labels[:batch_size].to(device),  # (B,)
-    )
+    """The first ``batch_size`` training samples as one batch of mixed lengths, cut to its
+    longest, for the FLOPs self-check."""
+    return gather(train, torch.arange(min(batch_size, len(train))), device)

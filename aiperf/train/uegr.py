@@ -4,8 +4,9 @@ Forward stage: clean pass; adversarial δ on the word embeddings (FGM / PGD); K 
 on ``e + δ`` with dropout rates from ``[dropout_min, dropout_max]``;
 ``L = CE(clean) + α · mean_k CE(z_k) + β · JS(P_1..P_K)``. Backward stage: one backward of L,
 then the update is confined to the most salient ρ of the encoder blocks' parameters.
-Passes whose weight is zero are not run (and not counted), so α = β = 0, ε = 0, ρ = 1 is plain
-training, bit for bit.
+Passes whose weight is zero, or whose terms are zero by construction (a JS divergence of one
+member), are not run and not counted (``aiperf.flops.passes.uegr_passes``), so α = β = 0, ε = 0,
+ρ = 1 is plain training, bit for bit.
 """
 
 from __future__ import annotations
@@ -15,20 +16,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from aiperf.flops.passes import StepPasses
+from aiperf.flops.passes import uegr_passes
 from aiperf.spec import TrainSpec, UegrSpec
 from aiperf.train.adversarial import perturbation
 from aiperf.train.divergence import js_divergence
 from aiperf.train.saliency import SelectiveUpdate
 from aiperf.train.step import Batch, PlainStep
-
-
-def uegr_passes(uegr: UegrSpec) -> StepPasses:
-    """The passes one UEGR step runs: 1 + n_adv + K forward, n_adv input-only and 1 + K full
-    backward; sub-models only when α or β weighs them, δ only when they use it."""
-    subs = uegr.k if uegr.alpha > 0 or uegr.beta > 0 else 0
-    adv = uegr.adv_steps if uegr.epsilon > 0 and subs else 0
-    return StepPasses(forward=1 + adv + subs, backward_full=1 + subs, backward_input=adv)
 
 
 def maskable_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
