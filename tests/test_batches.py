@@ -63,7 +63,10 @@ def test_gather_cuts_a_batch_to_its_longest_sentence() -> None:
     assert int(mask.sum()) == int(train.mask[index].sum())  # nothing real was cut
 
 
-@pytest.mark.parametrize("name", ["tiny", "small", "standard", "full"])
+@pytest.mark.parametrize(
+    "name",
+    ["tiny", "small", *(pytest.param(n, marks=pytest.mark.slow) for n in ("standard", "full"))],
+)
 def test_every_shipped_spec_pads_at_most_a_tenth(name: str) -> None:
     spec = load_spec(name)
     workload = load_workload(spec.workload, spec.seed)
