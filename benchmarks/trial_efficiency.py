@@ -1,0 +1,150 @@
+"""How fast a trial's step runs, side by side, from one process: achieved FLOP/s of a same-run
+GEMM peak, aiperf's plain step, a stock ``nn.TransformerEncoder`` training loop on the same shapes
+(what a user would write), and aiperf's UEGR step; and their ratios.
+
+Every FLOP/s uses the same analytic count (``aiperf.flops``) for the same shapes, so the ratios
+compare speed, not counting. UEGR overhead = UEGR step time ÷ (plain step time × UEGR's FLOPs
+ratio): 1.00 means UEGR costs exactly its extra passes. Goals: plain ≥ 1.0× stock, overhead ≤ 1.10.
+Usage: python benchmarks/trial_efficiency.py [--threads 2] [--steps 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from rich.console import Console
+from rich.table import Table
+
+from aiperf.flops import PLAIN_STEP, cost_model, uegr_passes
+from aiperf.hw.gemm import measured_gemm_peak
+from aiperf.models import build_model, genome_from_dict
+from aiperf.spec import TrainSpec, UegrSpec
+from aiperf.train import PlainStep, UegrStep
+
+SHAPES = ((256, 4, 1024, 64, 64), (512, 4, 2048, 128, 32))  # d, layers, ffn, seq, batch
+HEADS, VOCAB, CLASSES = 8, 1000, 2
+
+
+def median_s(run: Callable[[], object], steps: int) -> float:
+    """Median seconds of ``run`` over ``steps`` calls, after one warm-up."""
+    run()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def data(seq: int, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    tokens = torch.randint(1, VOCAB, (batch, seq), generator=generator)  # (B, S): full length
+    return tokens, torch.ones(batch, seq, dtype=torch.bool), torch.arange(batch) % CLASSES
+
+
+def aiperf_step_s(shape: tuple[int, ...], uegr: bool, steps: int) -> float:
+    """Median seconds of one aiperf training step (plain, or UEGR with the spec's defaults)."""
+    dim, layers, ffn, seq, batch = shape
+    block = {"type": "transformer", "heads": HEADS, "ffn_dim": ffn}
+    genome = genome_from_dict({"embed_dim": dim, "blocks": [block] * layers})
+    torch.manual_seed(0)
+    model = build_model(genome, VOCAB, CLASSES, seq)
+    settings = TrainSpec(grad_clip=1.0)
+    step = (
+        UegrStep(model, settings, "cpu", UegrSpec(), 0)
+        if uegr
+        else PlainStep(model, settings, "cpu")
+    )
+    optimizer = torch.optim.AdamW(model.parameters())
+    batch_data = data(seq, batch)
+    return median_s(lambda: step(optimizer, batch_data), steps)
+
+
+class StockModel(torch.nn.Module):
+    """What a user would write: embeddings, ``nn.TransformerEncoder``, mean pooling, a head."""
+
+    def __init__(self, dim: int, layers: int, ffn: int, seq: int) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(VOCAB, dim, padding_idx=0)
+        self.pos = torch.nn.Embedding(seq, dim)
+        layer = torch.nn.TransformerEncoderLayer(
+            dim, HEADS, ffn, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.encoder = torch.nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.head = torch.nn.Linear(dim, CLASSES)
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.embed(tokens) + self.pos(torch.arange(tokens.shape[1]))  # (B, S, D)
+        x = self.encoder(x, src_key_padding_mask=~mask)  # (B, S, D)
+        return self.head(x.mean(dim=1))  # (B, C)
+
+
+def stock_step_s(shape: tuple[int, ...], steps: int) -> float:
+    dim, layers, ffn, seq, batch = shape
+    torch.manual_seed(0)
+    model = StockModel(dim, layers, ffn, seq)
+    optimizer = torch.optim.AdamW(model.parameters())
+    tokens, mask, labels = data(seq, batch)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(tokens, mask), labels).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+
+    return median_s(step, steps)
+
+
+def measure(shape: tuple[int, ...], steps: int, gemm: float) -> tuple[list[str], list[str]]:
+    """(achieved GFLOP/s, ratios) of one shape, as table cells."""
+    dim, layers, ffn, seq, batch = shape
+    block = {"type": "transformer", "heads": HEADS, "ffn_dim": ffn}
+    costs = cost_model(genome_from_dict({"embed_dim": dim, "blocks": [block] * layers}), CLASSES)
+    plain_flops = costs.costs(batch, seq).step_flops(PLAIN_STEP)
+    uegr_flops = costs.costs(batch, seq).step_flops(uegr_passes(UegrSpec()))
+    plain_s = aiperf_step_s(shape, uegr=False, steps=steps)
+    stock_s = stock_step_s(shape, steps)
+    uegr_s = aiperf_step_s(shape, uegr=True, steps=steps)
+    plain, stock, uegr = plain_flops / plain_s, plain_flops / stock_s, uegr_flops / uegr_s
+    label = "/".join(map(str, shape))
+    speeds = [label, *(f"{v / 1e9:.1f}" for v in (gemm, plain, stock, uegr))]
+    overhead = uegr_s / (plain_s * uegr_flops / plain_flops)
+    ratios = [label, f"{plain / stock:.2f}", f"{plain / gemm:.0%}", f"{uegr / plain:.2f}"]
+    return speeds, [*ratios, f"{overhead:.2f}"]
+
+
+def table(title: str, columns: tuple[str, ...], rows: list[list[str]]) -> Table:
+    result = Table(title=title)
+    for column in columns:
+        result.add_column(column, justify="right", no_wrap=True)
+    for cells in rows:
+        result.add_row(*cells)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=5)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    gemm = measured_gemm_peak("cpu", "fp32", seconds=1.0) or float("nan")
+    measured = [measure(shape, args.steps, gemm) for shape in SHAPES]
+    shape = "d/layers/ffn/seq/batch"
+    console = Console()
+    title = f"achieved GFLOP/s, fp32, {args.threads} threads"
+    console.print(table(title, (shape, "GEMM", "plain", "stock", "UEGR"), [m[0] for m in measured]))
+    ratios = (shape, "plain/stock", "plain/GEMM", "UEGR/plain", "overhead")
+    console.print(
+        table(
+            "ratios (goals: plain/stock ≥ 1.0, overhead ≤ 1.10)", ratios, [m[1] for m in measured]
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
