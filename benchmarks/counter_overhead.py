@@ -3,11 +3,10 @@ one training step of the same model and batch. Usage: python benchmarks/counter_
 
 from __future__ import annotations
 
-import time
-
 import torch
 from rich.console import Console
 from rich.table import Table
+from timing import median_seconds
 
 from aiperf.flops import Work, cost_model
 from aiperf.models import build_model, genome_from_dict
@@ -30,15 +29,6 @@ GENOMES = {
     },
 }
 BATCH, SEQ, VOCAB = 64, 32, 200
-
-
-def median_seconds(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
 
 
 def measure(genome_dict: dict) -> tuple[float, float, float]:

@@ -11,13 +11,12 @@ Usage: python benchmarks/trial_efficiency.py [--threads 2] [--steps 5]
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from rich.console import Console
 from rich.table import Table
+from timing import median_seconds
 
 from aiperf.flops import PLAIN_STEP, cost_model, uegr_passes
 from aiperf.hw.gemm import measured_gemm_peak
@@ -27,17 +26,6 @@ from aiperf.train import PlainStep, UegrStep
 
 SHAPES = ((256, 4, 1024, 64, 64), (512, 4, 2048, 128, 32))  # d, layers, ffn, seq, batch
 HEADS, VOCAB, CLASSES = 8, 1000, 2
-
-
-def median_s(run: Callable[[], object], steps: int) -> float:
-    """Median seconds of ``run`` over ``steps`` calls, after one warm-up."""
-    run()
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
 
 
 def data(seq: int, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -61,7 +49,7 @@ def aiperf_step_s(shape: tuple[int, ...], uegr: bool, steps: int) -> float:
     )
     optimizer = torch.optim.AdamW(model.parameters())
     batch_data = data(seq, batch)
-    return median_s(lambda: step(optimizer, batch_data), steps)
+    return median_seconds(lambda: step(optimizer, batch_data), steps, warm_up=True)
 
 
 class StockModel(torch.nn.Module):
@@ -96,7 +84,7 @@ def stock_step_s(shape: tuple[int, ...], steps: int) -> float:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
 
-    return median_s(step, steps)
+    return median_seconds(step, steps, warm_up=True)
 
 
 def measure(shape: tuple[int, ...], steps: int, gemm: float) -> tuple[list[str], list[str]]:
