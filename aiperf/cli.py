@@ -320,7 +320,8 @@ def _cmd_slurm_status(args: argparse.Namespace) -> int:
 
     run_dir = args.run_dir or find_run_dir(args.job_id)
     progress = read_progress(run_dir) if run_dir else None
-    state = {"job_id": args.job_id, "state": job_state(args.job_id), "run_dir": str(run_dir)}
+    where = str(run_dir) if run_dir else None
+    state = {"job_id": args.job_id, "state": job_state(args.job_id), "run_dir": where}
     if args.json:
         print(json.dumps({**state, "progress": progress and asdict(progress)}, indent=2))
         return EXIT_OK

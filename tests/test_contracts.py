@@ -78,6 +78,15 @@ def test_records_come_back_as_their_types(ledger_path) -> None:
         (('"epoch": 1,', '"epoch": 1, "extra": 1,'), r":4: report\.extra: unknown key"),
         (('"kind": "report"', '"kind": "repor"'), r":4: record: .*'repor'"),
         (('"val_accuracy": 0.6,', ""), r":4: report\.val_accuracy: Field required"),
+        (
+            ('"train_flops": 100', '"train_flops": -100'),
+            r":4: report\.train_flops: .*greater than or equal to 0",
+        ),
+        (('"train_flops": 100', f'"train_flops": {10**400}'), r":4: report\.train_flops: .*less"),
+        (
+            ('"train_work": null', '"train_work": {"samples": -1}'),
+            r":4: report\.train_work\.samples: .*greater than or equal to 0",
+        ),
     ],
 )
 def test_a_bad_record_names_its_line_and_field(ledger_path, edit, message) -> None:

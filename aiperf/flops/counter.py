@@ -127,8 +127,7 @@ class CostModel:
 
     def costs(self, batch: int, seq: int) -> PassCosts:
         """One forward, weight-gradient and input-gradient pass over a (batch, seq) batch."""
-        shape = Work().plus(batch, seq, 0)
-        return PassCosts(*(_price(p, shape) for p in self._polynomials()))
+        return self.work_costs(Work().plus(batch, seq, 0))
 
     def work_costs(self, work: Work) -> PassCosts:
         """The three passes once over every batch ``work`` sums."""

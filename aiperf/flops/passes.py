@@ -9,9 +9,10 @@ A *full* backward computes weight and input gradients of every layer; an *input-
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
+from typing import Annotated
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from aiperf.spec import UegrSpec
 
@@ -24,6 +25,9 @@ class StepPasses:
 
 
 PLAIN_STEP = StepPasses()
+
+# A count read back from a ledger: never negative, and small enough for a float's exponent.
+Count = Annotated[int, Field(ge=0, lt=2**63)]
 
 
 def uegr_passes(uegr: UegrSpec) -> StepPasses:
@@ -76,24 +80,17 @@ class Work:
 
     __pydantic_config__ = ConfigDict(extra="forbid")  # read back from ledgers: no stray keys
 
-    samples: int = 0
-    tokens: int = 0
-    tokens_sq: int = 0
-    real_tokens: int = 0
+    samples: Count = 0
+    tokens: Count = 0
+    tokens_sq: Count = 0
+    real_tokens: Count = 0
 
     def plus(self, batch: int, seq: int, real_tokens: int, times: int = 1) -> Work:
         """This work and ``times`` passes over one (batch, seq) batch."""
-        return Work(
-            self.samples + times * batch,
-            self.tokens + times * batch * seq,
-            self.tokens_sq + times * batch * seq * seq,
-            self.real_tokens + times * real_tokens,
-        )
+        return self + Work(batch, batch * seq, batch * seq * seq, real_tokens) * times
+
+    def __mul__(self, times: int) -> Work:
+        return Work(*(times * value for value in astuple(self)))
 
     def __add__(self, other: Work) -> Work:
-        return Work(
-            self.samples + other.samples,
-            self.tokens + other.tokens,
-            self.tokens_sq + other.tokens_sq,
-            self.real_tokens + other.real_tokens,
-        )
+        return Work(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))

@@ -15,10 +15,8 @@ def si(value: float | None, unit: str = "") -> str:
     """``1.23 GFLOPS``-style engineering notation; ``—`` for an unknown value."""
     if value is None:
         return "—"
-    for factor, prefix in _PREFIXES:
-        if abs(value) >= factor:
-            return f"{value / factor:.3g} {prefix}{unit}"
-    return f"{value:.3g} {unit}".strip()
+    factor, prefixed = common_scale([value], unit)
+    return f"{value / factor:.3g} {prefixed}".strip()
 
 
 def common_scale(values: Iterable[float | None], unit: str) -> tuple[float, str]:

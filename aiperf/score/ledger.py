@@ -21,6 +21,7 @@ from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
 from aiperf.errors import UserError
 from aiperf.flops import Work
+from aiperf.flops.passes import Count
 
 SCHEMA_VERSION = 1
 _STRICT = ConfigDict(extra="forbid")  # with strict validation: a typo or a wrong type fails
@@ -62,19 +63,19 @@ class Report:
     __pydantic_config__ = _STRICT
 
     trial_id: str
-    report_index: int
-    epoch: int
+    report_index: Count
+    epoch: Count
     node: str  # the Ray node's IP (or the host name outside Ray)
     device: str  # what torch trained on: cpu, cuda
     gpu_ids: list[str]  # the GPUs Ray assigned to the trial (logical ids; empty on CPU slots)
     visible_devices: str | None  # CUDA_VISIBLE_DEVICES as the trial saw it ("" = no GPU)
     start_time: float  # unix seconds, interval start (on the worker's clock)
     end_time: float  # unix seconds, interval end, after evaluation
-    samples: int  # training samples processed in this interval
-    steps: int  # optimizer steps in this interval
-    train_flops: int
-    eval_flops: int
-    flops: int  # train_flops + eval_flops
+    samples: Count  # training samples processed in this interval
+    steps: Count  # optimizer steps in this interval
+    train_flops: Count
+    eval_flops: Count
+    flops: Count  # train_flops + eval_flops
     loss: float
     val_accuracy: float
     test_accuracy: float
@@ -151,6 +152,10 @@ def report_from_metrics(trial_id: str, report_index: int, metrics: dict[str, Any
 
 class LedgerError(UserError):
     """A ledger that cannot be read: names the file and the line."""
+
+
+class NotJsonError(LedgerError):
+    """A line that is not JSON at all: a torn last line (a crash mid-write), or garbage."""
 
 
 class LedgerWriter:
@@ -242,7 +247,7 @@ def parse_record(line: str | bytes, where: str) -> Record:
         return _RECORD.validate_json(line, strict=True)
     except ValidationError as err:
         if err.errors()[0]["type"] == "json_invalid":
-            raise LedgerError(f"{where}: not a JSON object") from None
+            raise NotJsonError(f"{where}: not a JSON object") from None
         raise LedgerError(f"{where}: {_first_problem(err)}") from None
 
 
@@ -283,9 +288,7 @@ class LedgerReader:
         if tail.strip():
             try:
                 self._take(tail)
-            except LedgerError as err:
-                if "not a JSON object" not in str(err):
-                    raise
+            except NotJsonError:
                 warnings.warn(f"{self.path}:{self._lines}: torn last line skipped", stacklevel=2)
             self._offset += len(tail)
         return self.ledger
