@@ -72,6 +72,9 @@ class FloatRange(_Section):
         return self
 
 
+SYNTHETIC_MIN_LEN = 8  # room for a synthetic review's longest clause (6 tokens) and fillers
+
+
 class WorkloadSpec(_Section):
     """Which data every trial trains on: the synthetic language task or local GLUE-style TSV."""
 
@@ -90,6 +93,8 @@ class WorkloadSpec(_Section):
     def _paths_for_tsv(self) -> WorkloadSpec:
         if self.kind == "tsv" and (self.train_path is None or self.val_path is None):
             raise ValueError("kind 'tsv' needs train_path and val_path")
+        if self.kind == "synthetic" and self.max_len < SYNTHETIC_MIN_LEN:
+            raise ValueError(f"max_len must be at least {SYNTHETIC_MIN_LEN} for the synthetic task")
         return self
 
 

@@ -17,3 +17,17 @@ def median_seconds(run: Callable[[], object], repeats: int, warm_up: bool = Fals
         run()
         times.append(time.perf_counter() - start)
     return sorted(times)[len(times) // 2]
+
+
+def interleaved_medians(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median seconds of each of ``runs``, timed in alternating rounds after one warm-up call
+    each, so a slow patch of a shared machine falls on all of them rather than on one."""
+    for run in runs.values():
+        run()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: sorted(spans)[len(spans) // 2] for name, spans in times.items()}

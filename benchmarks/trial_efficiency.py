@@ -5,24 +5,27 @@ GEMM peak, aiperf's plain step, a stock ``nn.TransformerEncoder`` training loop 
 Every FLOP/s uses the same analytic count (``aiperf.flops``) for the same shapes, so the ratios
 compare speed, not counting. UEGR overhead = UEGR step time ÷ (plain step time × UEGR's FLOPs
 ratio): 1.00 means UEGR costs exactly its extra passes. Goals: plain ≥ 1.0× stock, overhead ≤ 1.10.
-Usage: python benchmarks/trial_efficiency.py [--threads 2] [--steps 5]
+Steps are timed in alternating rounds (plain, stock, UEGR) and their medians compared.
+Usage: python benchmarks/trial_efficiency.py [--threads 2] [--steps 9]
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from rich.console import Console
 from rich.table import Table
-from timing import median_seconds
+from timing import interleaved_medians
 
 from aiperf.flops import PLAIN_STEP, cost_model, uegr_passes
 from aiperf.hw.gemm import measured_gemm_peak
 from aiperf.models import build_model, genome_from_dict
 from aiperf.spec import TrainSpec, UegrSpec
 from aiperf.train import PlainStep, UegrStep
+from aiperf.train.allocator import keep_freed_memory
 
 SHAPES = ((256, 4, 1024, 64, 64), (512, 4, 2048, 128, 32))  # d, layers, ffn, seq, batch
 HEADS, VOCAB, CLASSES = 8, 1000, 2
@@ -34,8 +37,8 @@ def data(seq: int, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     return tokens, torch.ones(batch, seq, dtype=torch.bool), torch.arange(batch) % CLASSES
 
 
-def aiperf_step_s(shape: tuple[int, ...], uegr: bool, steps: int) -> float:
-    """Median seconds of one aiperf training step (plain, or UEGR with the spec's defaults)."""
+def aiperf_step(shape: tuple[int, ...], uegr: bool) -> Callable[[], None]:
+    """One aiperf training step (plain, or UEGR with the spec's defaults), ready to call."""
     dim, layers, ffn, seq, batch = shape
     block = {"type": "transformer", "heads": HEADS, "ffn_dim": ffn}
     genome = genome_from_dict({"embed_dim": dim, "blocks": [block] * layers})
@@ -49,7 +52,7 @@ def aiperf_step_s(shape: tuple[int, ...], uegr: bool, steps: int) -> float:
     )
     optimizer = torch.optim.AdamW(model.parameters())
     batch_data = data(seq, batch)
-    return median_seconds(lambda: step(optimizer, batch_data), steps, warm_up=True)
+    return lambda: step(optimizer, batch_data)
 
 
 class StockModel(torch.nn.Module):
@@ -71,7 +74,8 @@ class StockModel(torch.nn.Module):
         return self.head(x.mean(dim=1))  # (B, C)
 
 
-def stock_step_s(shape: tuple[int, ...], steps: int) -> float:
+def stock_step(shape: tuple[int, ...]) -> Callable[[], None]:
+    """One training step of the stock model, ready to call."""
     dim, layers, ffn, seq, batch = shape
     torch.manual_seed(0)
     model = StockModel(dim, layers, ffn, seq)
@@ -84,7 +88,7 @@ def stock_step_s(shape: tuple[int, ...], steps: int) -> float:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
 
-    return median_seconds(step, steps, warm_up=True)
+    return step
 
 
 def measure(shape: tuple[int, ...], steps: int, gemm: float) -> tuple[list[str], list[str]]:
@@ -94,9 +98,9 @@ def measure(shape: tuple[int, ...], steps: int, gemm: float) -> tuple[list[str],
     costs = cost_model(genome_from_dict({"embed_dim": dim, "blocks": [block] * layers}), CLASSES)
     plain_flops = costs.costs(batch, seq).step_flops(PLAIN_STEP)
     uegr_flops = costs.costs(batch, seq).step_flops(uegr_passes(UegrSpec()))
-    plain_s = aiperf_step_s(shape, uegr=False, steps=steps)
-    stock_s = stock_step_s(shape, steps)
-    uegr_s = aiperf_step_s(shape, uegr=True, steps=steps)
+    runs = {"plain": aiperf_step(shape, False), "stock": stock_step(shape)}
+    seconds = interleaved_medians({**runs, "uegr": aiperf_step(shape, True)}, steps)
+    plain_s, stock_s, uegr_s = seconds["plain"], seconds["stock"], seconds["uegr"]
     plain, stock, uegr = plain_flops / plain_s, plain_flops / stock_s, uegr_flops / uegr_s
     label = "/".join(map(str, shape))
     speeds = [label, *(f"{v / 1e9:.1f}" for v in (gemm, plain, stock, uegr))]
@@ -117,9 +121,10 @@ def table(title: str, columns: tuple[str, ...], rows: list[list[str]]) -> Table:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=9)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as every trial does; plain, stock and UEGR share it
     gemm = measured_gemm_peak("cpu", "fp32", seconds=1.0) or float("nan")
     measured = [measure(shape, args.steps, gemm) for shape in SHAPES]
     shape = "d/layers/ffn/seq/batch"

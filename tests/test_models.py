@@ -198,3 +198,26 @@ def test_sequence_longer_than_max_len_is_rejected() -> None:
     model = _model("conv")
     with pytest.raises(ValueError, match="exceeds max_len"):
         model(torch.ones(1, MAX_LEN + 1, dtype=torch.long), torch.ones(1, MAX_LEN + 1))
+
+
+@pytest.mark.parametrize("p", [0.05, 0.3, 0.5])
+def test_cpu_dropout_drops_p_and_keeps_the_expectation(p: float) -> None:
+    torch.manual_seed(0)
+    layer = Dropout(p).train()
+    x = torch.ones(1000, 1000, requires_grad=True)
+    y = layer(x)
+    dropped = (y == 0).float().mean().item()
+    assert abs(dropped - p) < 0.003
+    assert y[y != 0].unique().tolist() == [pytest.approx(65536 / (65536 - round(p * 65536)))]
+    assert abs(y.mean().item() - 1) < 0.01
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # the gradient is the same scaled mask
+    assert torch.equal(layer.eval()(x), x)
+
+
+def test_cpu_dropout_follows_the_seed() -> None:
+    layer, x = Dropout(0.3).train(), torch.ones(64, 64)
+    torch.manual_seed(5)
+    first = layer(x)
+    torch.manual_seed(5)
+    assert torch.equal(layer(x), first) and not torch.equal(layer(x), first)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+
 import pytest
 
 from aiperf.flops import Work, cost_model
@@ -9,6 +11,7 @@ from aiperf.models import genome_from_dict
 from aiperf.search.proposal import Hparams, Proposal
 from aiperf.spec import parse_spec
 from aiperf.train import TrainingDiverged, TrialContext, run_trial, uegr_passes
+from aiperf.train.allocator import keep_freed_memory
 from aiperf.workload import load_workload
 
 GENOME = {
@@ -24,7 +27,7 @@ HPARAMS = {"lr": 1e-2, "batch_size": 32, "weight_decay": 0.01, "epochs": 3}
 SPEC = parse_spec(
     {
         "seed": 7,
-        "workload": {"train_size": 3000, "val_size": 300, "test_size": 300, "max_len": 20},
+        "workload": {"train_size": 3000, "val_size": 300, "test_size": 300, "max_len": 8},
         "robustness": {"samples": 100},
     }
 )
@@ -49,6 +52,12 @@ def train(seed: int = 0, **hparams) -> list[dict]:
 @pytest.fixture(scope="module")
 def reports() -> list[dict]:
     return train()
+
+
+def test_freed_memory_stays_in_the_process_under_glibc() -> None:
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("the allocator tuning is glibc's")
+    assert keep_freed_memory() is True
 
 
 def test_a_tiny_model_learns(reports) -> None:

@@ -17,7 +17,7 @@ from aiperf.spec import TrainSpec, UegrSpec
 from aiperf.train import PlainStep, UegrStep, uegr_passes
 from aiperf.train.adversarial import perturbation
 from aiperf.train.divergence import js_divergence
-from aiperf.train.saliency import SelectiveUpdate, top_fraction_masks
+from aiperf.train.saliency import SelectiveUpdate, kth_largest, top_fraction_masks
 from aiperf.train.uegr import maskable_parameters
 
 GENOME = genome_from_dict(
@@ -104,6 +104,26 @@ def test_per_tensor_mask_keeps_ceil_rho_of_each() -> None:
     for s, m in zip(scores, top_fraction_masks(scores, 0.3, "per_tensor"), strict=True):
         assert int(m.sum()) == math.ceil(0.3 * s.numel())
         assert s[m].min() >= s[~m].max()
+
+
+@pytest.mark.parametrize("layout", ["uniform", "sorted", "ties", "heavy_tail"])
+@pytest.mark.parametrize("k", [1, 4321, 100_000, 199_999, 200_000])
+def test_kth_largest_is_exact_on_large_tensors(layout: str, k: int) -> None:
+    generator = torch.Generator().manual_seed(k)
+    values = torch.rand(200_000, generator=generator)
+    flat = {
+        "uniform": values,
+        "sorted": values.sort().values,  # the strided sample sees a skewed picture
+        "ties": (values * 5).floor(),  # five distinct values
+        "heavy_tail": values.pow(40),
+    }[layout]
+    assert kth_largest(flat, k) == flat.sort(descending=True).values[k - 1]
+
+
+def test_global_mask_with_ties_keeps_exactly_ceil_rho_n() -> None:
+    scores = [torch.zeros(300_000), torch.ones(10)]
+    masks = top_fraction_masks(scores, 0.3)
+    assert masks[1].all() and int(masks[0].sum()) == math.ceil(0.3 * 300_010) - 10
 
 
 def test_rho_one_keeps_everything() -> None:

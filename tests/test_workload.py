@@ -8,16 +8,20 @@ import pytest
 import torch
 
 from aiperf.spec import WorkloadSpec
-from aiperf.workload import Vocabulary, WorkloadError, load_workload
+from aiperf.workload import Vocabulary, WorkloadError, load_workload, synthetic
 from aiperf.workload.synthetic import (
+    FILLERS,
+    MEANINGFUL,
     NEGATIVE_GROUPS,
     POLARITY,
     POSITIVE_GROUPS,
     Clause,
     generate_synthetic,
+    length_range,
     make_sentence,
     rule_label,
     synonym_map,
+    window_label,
 )
 
 SMALL = WorkloadSpec(train_size=300, val_size=120, test_size=80, label_noise=0.1)
@@ -27,7 +31,7 @@ def _clause(adjective: str, negation: str | None = None, intensifier: str | None
     return Clause("movie", "is", adjective, negation, intensifier)
 
 
-# --- synthetic: determinism, sizes, noise ---------------------------------------------------
+# --- synthetic: determinism, sizes, noise, lengths ------------------------------------------
 
 
 def test_same_seed_gives_identical_data_and_other_seed_differs() -> None:
@@ -54,46 +58,76 @@ def test_label_noise_flips_exactly_that_fraction(noise: float) -> None:
         assert flipped == round(noise * len(split.text))
 
 
-def test_labels_are_balanced_and_lengths_reasonable() -> None:
-    train = generate_synthetic(WorkloadSpec(train_size=2000, label_noise=0.0), 0)["train"].text
-    assert 0.45 < sum(train.labels) / len(train) < 0.55
+@pytest.mark.parametrize("max_len", [8, 24, 128])
+def test_lengths_span_max_len_and_labels_are_balanced(max_len: int) -> None:
+    spec = WorkloadSpec(train_size=4000, label_noise=0.0, max_len=max_len)
+    train = generate_synthetic(spec, 0)["train"].text
+    assert 0.46 < sum(train.labels) / len(train) < 0.54
     lengths = [len(sentence.split()) for sentence in train.sentences]
-    assert min(lengths) >= 4 and max(lengths) <= 25
-    assert 8 <= sum(lengths) / len(lengths) <= 14
+    shortest, longest = length_range(max_len)
+    assert max(lengths) == longest and min(lengths) <= shortest + 1
+    assert abs(sum(lengths) / len(lengths) - (shortest + longest) / 2) < 0.1 * longest + 1
+    assert sum(length > longest * 3 // 4 for length in lengths) > 0.15 * len(lengths)
+
+
+def test_held_out_sentences_never_repeat_training_ones() -> None:
+    spec = WorkloadSpec(train_size=5000, val_size=1000, test_size=1000, max_len=8)
+    splits = generate_synthetic(spec, 0)
+    train = set(splits["train"].text.sentences)
+    assert len(train) < 5000  # short reviews repeat within training ...
+    for name in ("val", "test"):
+        assert not train & set(splits[name].text.sentences)  # ... but never leak into val/test
+
+
+def test_held_out_split_that_cannot_be_filled_is_a_workload_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(synthetic, "_draw_review", lambda target, rng: ("the plot is dull", 0))
+    with pytest.raises(WorkloadError, match=r"^workload\.max_len: 8 tokens leave too few"):
+        generate_synthetic(WorkloadSpec(train_size=5, val_size=5, test_size=5, max_len=8), 0)
 
 
 # --- synthetic: composition rules -------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("first", "connective", "second", "label"),
+    ("clauses", "connectives", "label"),
     [
-        (_clause("good"), None, None, 1),
-        (_clause("bad", "not"), None, None, 1),
-        (_clause("good", "not", "very"), None, None, 0),
-        (_clause("awful", "hardly"), None, None, 1),
-        (_clause("superb", "never"), None, None, 0),
-        (_clause("good"), "but", _clause("slow"), 0),
-        (_clause("slow"), "but", _clause("good"), 1),
-        (_clause("good"), "although", _clause("slow"), 1),
-        (_clause("slow"), "although", _clause("good"), 0),
-        (_clause("good"), "but", _clause("slow", "not"), 1),
-        (_clause("great"), "and", _clause("fast", "really"), 1),
+        ([_clause("good")], [], 1),
+        ([_clause("bad", "not")], [], 1),
+        ([_clause("good", "not", "very")], [], 0),
+        ([_clause("awful", "hardly")], [], 1),
+        ([_clause("good"), _clause("slow")], ["but"], 0),
+        ([_clause("slow"), _clause("good")], ["but"], 1),
+        ([_clause("good"), _clause("slow")], ["although"], 1),
+        ([_clause("slow"), _clause("good")], ["although"], 0),
+        ([_clause("good"), _clause("slow", "not")], ["but"], 1),
+        ([_clause("great"), _clause("fast", "really")], ["and"], 1),
+        ([_clause("bad"), _clause("good"), _clause("slow")], ["but", "although"], 1),
+        ([_clause("bad"), _clause("good"), _clause("slow")], ["although", "and"], 0),
+        ([_clause("bad"), _clause("good"), _clause("slow")], ["but", "but"], 0),
     ],
 )
-def test_composition_rules(
-    first: Clause, connective: str | None, second: Clause | None, label: int
-) -> None:
-    text, clean = make_sentence(first, connective, second)
+def test_composition_rules(clauses: list[Clause], connectives: list[str], label: int) -> None:
+    text, clean = make_sentence(clauses, connectives)
     assert clean == label
     assert rule_label(text) == label
-    assert rule_label(f"honestly {text} overall") == label  # fillers carry no meaning
+    padded = text.replace(" the ", " we went there on a monday the ")
+    assert rule_label(f"honestly {padded} as i said") == label  # fillers carry no meaning
 
 
-def test_same_clauses_in_other_order_or_connective_flip_the_label() -> None:
+def test_order_and_connective_change_the_label() -> None:
     good, slow = _clause("good"), _clause("slow")
-    assert make_sentence(good, "but", slow)[1] != make_sentence(slow, "but", good)[1]
-    assert make_sentence(good, "but", slow)[1] != make_sentence(good, "although", slow)[1]
+    assert make_sentence([good, slow], ["but"])[1] != make_sentence([slow, good], ["but"])[1]
+    assert make_sentence([good, slow], ["but"])[1] != make_sentence([good, slow], ["although"])[1]
+    far = [_clause("good"), _clause("slow"), _clause("bad"), _clause("fast")]
+    assert make_sentence(far, ["although", "and", "although"])[1] == 1  # the first clause ...
+    assert make_sentence(far, ["although", "and", "but"])[1] == 1  # ... or the very last decides
+    assert make_sentence([*far[:3], slow], ["although", "and", "but"])[1] == 0
+
+
+def test_fillers_carry_no_meaningful_word() -> None:
+    assert not {word for filler in FILLERS for word in filler.split()} & MEANINGFUL
 
 
 def test_generated_text_matches_clean_labels() -> None:
@@ -110,7 +144,17 @@ def test_bag_of_words_falls_short_of_the_order_aware_rule() -> None:
     model = _fit_bag_of_words(workload.train, len(workload.vocab))
     predicted = model(_counts(workload.test, len(workload.vocab))).argmax(1).tolist()
     bow_acc = _accuracy(predicted, workload.test)
-    assert bow_acc < 0.7 < rule_acc - 0.2
+    assert bow_acc < 0.6 < rule_acc - 0.3
+
+
+def test_a_perfect_reader_of_a_short_window_falls_short() -> None:
+    spec = WorkloadSpec(train_size=10, val_size=10, test_size=2000, max_len=128, label_noise=0)
+    test = generate_synthetic(spec, 0)["test"].text
+    labels = list(test.labels)
+    for at_end in (True, False):
+        read = [window_label(s, 32, at_end) for s in test.sentences]
+        assert sum(map(int.__eq__, read, labels)) / len(labels) < 0.88
+    assert [window_label(s, 128) for s in test.sentences] == labels  # the whole review: exact
 
 
 def _counts(split, vocab_size: int) -> torch.Tensor:
@@ -183,16 +227,16 @@ def test_min_freq_maps_rare_words_to_unk() -> None:
 
 
 def test_workload_tensors_match_spec() -> None:
-    workload = load_workload(SMALL.model_copy(update={"max_len": 6}), 1)
-    assert workload.num_classes == 2 and workload.max_len == 6
+    workload = load_workload(SMALL.model_copy(update={"max_len": 10}), 1)
+    assert workload.num_classes == 2 and workload.max_len == 10
     for name in ("train", "val", "test"):
         split, text = getattr(workload, name), workload.text[name]
-        assert split.tokens.shape == split.mask.shape == (len(text), 6)
+        assert split.tokens.shape == split.mask.shape == (len(text), 10)
         assert split.labels.tolist() == list(text.labels)
-        lengths = [min(len(sentence.split()), 6) for sentence in text.sentences]
-        assert split.mask.sum(1).tolist() == lengths
+        lengths = [len(sentence.split()) for sentence in text.sentences]
+        assert split.mask.sum(1).tolist() == lengths  # nothing generated is ever cut
         assert (split.tokens[~split.mask] == Vocabulary.PAD).all()
-    assert any(len(s.split()) > 6 for s in workload.text["train"].sentences)  # some were cut
+    assert max(len(s.split()) for s in workload.text["train"].sentences) == 10
 
 
 def test_memoised_per_spec_and_seed() -> None:

@@ -16,6 +16,7 @@ from aiperf.flops import cost_model
 from aiperf.models import build_model
 from aiperf.search.proposal import Proposal
 from aiperf.spec import RobustnessSpec, Spec, TrainSpec, UegrSpec, WorkloadSpec
+from aiperf.train.allocator import keep_freed_memory
 from aiperf.train.evaluate import Evaluator
 from aiperf.train.flops_check import check_step_flops
 from aiperf.train.loop import Interval, train_trial
@@ -62,6 +63,7 @@ def run_trial(
     """Train ``proposal`` (continuing from ``resume``, a state it reported), passing every report
     interval to ``report`` as (metrics, training state to resume from)."""
     torch.set_num_threads(context.threads)
+    keep_freed_memory()
     genome, hparams = proposal.genome, proposal.hparams
     workload = load_workload(context.workload, context.data_seed)
     torch.manual_seed(proposal.trial_seed)

@@ -1,24 +1,34 @@
-"""The synthetic task: sentiment-like sentences whose label depends on composition, not on words.
+"""The synthetic task: reviews whose label depends on order across the whole sentence.
 
 A clause is ``the <subject> <verb> [negation] [intensifier] <adjective>``; its label is the
-adjective's polarity, flipped by a negation. Sentences are one clause or two joined by a
-connective: ``C1 but C2`` takes C2's label, ``C1 although C2`` takes C1's, ``C1 and C2`` joins
-clauses that agree. Fillers (``honestly``, ``i think``, …) carry no meaning. Because negation
-flips polarity (an XOR) and the same two clauses give different labels in a different order, a
-bag-of-words model cannot solve the task; an order-aware model (or :func:`rule_label`) can.
+adjective's polarity, flipped by a negation. A review is a chain of clauses joined by
+connectives, with meaningless fillers (``honestly``, ``we went there on a monday``, …) between
+them. Its label is that of its **deciding clause**: the last clause introduced by ``but``, or,
+with no ``but`` anywhere, the first clause (``although`` concedes, ``and`` adds a clause that
+agrees with the one before it).
 
-Label noise: exactly ``round(label_noise * n)`` labels of every split are flipped, chosen by the
-split's RNG, so the best achievable accuracy on any split is ``1 - label_noise``.
+So whether the first clause decides depends on every later connective, up to the last token: a
+bag of words cannot solve the task (negation makes polarity an XOR, and the same clauses in
+another order give another label), and neither can a reader of a short window (the deciding
+clause and the words that make it decide lie far apart). :func:`rule_label` is the oracle.
+
+Lengths are spread uniformly over ``[max(4, max_len // 8), max_len]`` tokens, so the workload
+exercises the whole sequence length it promises. Validation and test never repeat a training
+sentence. Label noise: exactly ``round(label_noise * n)`` labels of every split are flipped,
+so the best achievable accuracy on any split is ``1 - label_noise``.
 """
 
 from __future__ import annotations
 
+import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from aiperf.spec import WorkloadSpec
 from aiperf.workload.splits import TextSplit
+from aiperf.workload.tsv import WorkloadError
 
 POSITIVE_GROUPS: tuple[tuple[str, ...], ...] = (
     ("good", "nice", "fine", "decent"),
@@ -40,18 +50,29 @@ SUBJECTS = ("movie", "food", "service", "battery", "screen", "hotel", "staff", "
 VERBS = ("is", "was", "seems")
 NEGATIONS = ("not", "never", "hardly")
 INTENSIFIERS = ("very", "really", "quite")
-FILLERS = ("honestly", "overall", "i think", "frankly")
 CONNECTIVES = ("but", "although", "and")
+FILLERS = (
+    "honestly", "overall", "frankly", "admittedly", "anyway", "well", "today", "again",
+    "i think", "to me", "in short", "last week", "this time", "for once",
+    "to be fair", "if anything", "at first glance", "for the price", "as i said",
+    "in my experience", "as far as i can tell", "we went there on a monday",
+    "my friend came along too", "it was raining that day", "the box arrived on time",
+    "we stayed for two nights with the kids", "i had read a lot about it before",
+)  # fmt: skip
+# Words that carry meaning; a filler must contain none of them (pinned by a test).
+MEANINGFUL = frozenset((*POLARITY, *NEGATIONS, *CONNECTIVES))
 
-# Sentence shapes: one clause, or two joined by the connective of the same index in CONNECTIVES.
-_SHAPES = (None, *CONNECTIVES)
-_SHAPE_P = (0.2, 0.3, 0.3, 0.2)
+_CONNECTIVE_P = (0.4, 0.3, 0.3)  # but, although, and
 _P_NEGATION = 0.5  # 0.5 makes negation an exact XOR for a bag of words
 _P_INTENSIFIER = 0.3
-_P_CONTRAST = 0.8  # but/although: chance that the two clauses disagree
-_P_FILLER = (0.2, 0.25, 0.1)  # at the start, right after the connective, at the end
+_P_CONTRAST = 0.8  # but/although: chance that a clause disagrees with the one before it
+_MAX_DRAWS_PER_SENTENCE = 20  # a held-out split gives up when training holds nearly every sentence
+_TOKENS_PER_CLAUSE = 8  # at most one clause per this many tokens of target length
 _STREAM_TAG = 0x5E47  # keeps these streams apart from other uses of the same run seed
 SPLIT_NAMES = ("train", "val", "test")
+_FILLERS_BY_LENGTH: dict[int, tuple[str, ...]] = {
+    n: tuple(f for f in FILLERS if len(f.split()) == n) for n in {len(f.split()) for f in FILLERS}
+}
 
 
 @dataclass(frozen=True)
@@ -69,9 +90,12 @@ class Clause:
         """1 (positive) or 0: the adjective's polarity, flipped by a negation."""
         return POLARITY[self.adjective] ^ (self.negation is not None)
 
-    def text(self) -> str:
+    def words(self) -> list[str]:
         words = ("the", self.subject, self.verb, self.negation, self.intensifier, self.adjective)
-        return " ".join(word for word in words if word)
+        return [word for word in words if word]
+
+    def text(self) -> str:
+        return " ".join(self.words())
 
 
 @dataclass(frozen=True)
@@ -82,38 +106,59 @@ class SyntheticSplit:
     clean_labels: tuple[int, ...]
 
 
-def compose_label(first: int, connective: str | None = None, second: int | None = None) -> int:
-    """The sentence label from its clause labels: ``but`` → second, ``although``/``and`` → first."""
-    if connective == "but":
-        assert second is not None
-        return second
-    return first  # single clause, "although" (concession), "and" (clauses agree)
+def deciding_clause(connectives: Sequence[str]) -> int:
+    """Index of the clause that decides: the last one after a ``but``, else the first one."""
+    buts = [position for position, word in enumerate(connectives, start=1) if word == "but"]
+    return buts[-1] if buts else 0
 
 
-def make_sentence(
-    first: Clause, connective: str | None = None, second: Clause | None = None
-) -> tuple[str, int]:
-    """The text and clean label of ``first [connective second]`` (no fillers)."""
-    if connective is None or second is None:
-        return first.text(), first.label
-    text = f"{first.text()} {connective} {second.text()}"
-    return text, compose_label(first.label, connective, second.label)
+def compose_label(clause_labels: Sequence[int], connectives: Sequence[str]) -> int:
+    """The review's label: its deciding clause's label."""
+    return clause_labels[deciding_clause(connectives)]
+
+
+def make_sentence(clauses: Sequence[Clause], connectives: Sequence[str] = ()) -> tuple[str, int]:
+    """The text and clean label of ``c1 conn1 c2 …`` (no fillers)."""
+    text = " ".join(_join([clause.words() for clause in clauses], connectives))
+    return text, compose_label([clause.label for clause in clauses], connectives)
+
+
+def _join(units: Sequence[Sequence[str]], connectives: Sequence[str]) -> list[str]:
+    """The words of ``units`` with connective ``i`` between units ``i`` and ``i + 1``."""
+    words = list(units[0])
+    for connective, unit in zip(connectives, units[1:], strict=True):
+        words.extend([connective, *unit])
+    return words
 
 
 def rule_label(sentence: str) -> int:
     """The clean label read back from a generated sentence's text: the order-aware oracle."""
-    words = sentence.lower().split()
-    for connective in CONNECTIVES:
-        if connective in words:
-            cut = words.index(connective)
-            first, second = _clause_label(words[:cut]), _clause_label(words[cut + 1 :])
-            return compose_label(first, connective, second)
-    return _clause_label(words)
+    segments: list[list[str]] = [[]]
+    connectives: list[str] = []
+    for word in sentence.lower().split():
+        if word in CONNECTIVES:
+            connectives.append(word)
+            segments.append([])
+        else:
+            segments[-1].append(word)
+    return _clause_label(segments[deciding_clause(connectives)])
+
+
+def window_label(sentence: str, width: int, at_end: bool = True) -> int:
+    """What the oracle's rule reads through a window of the last (or first) ``width`` tokens,
+    taking what it sees as the whole review; 1 when the deciding part shows no adjective.
+    The short-window baseline: a perfect reader of the rule that cannot look further."""
+    words = sentence.split()
+    seen = words[-width:] if at_end else words[:width]
+    try:
+        return rule_label(" ".join(seen))
+    except ValueError:  # the deciding segment holds no adjective
+        return 1
 
 
 def _clause_label(words: list[str]) -> int:
     """Polarity of the last adjective in ``words``, flipped when a negation precedes it."""
-    where = max(i for i, word in enumerate(words) if word in POLARITY)
+    where = max(i for i, word in enumerate(words) if word in POLARITY)  # ValueError: none
     negated = any(word in NEGATIONS for word in words[:where])
     return POLARITY[words[where]] ^ negated
 
@@ -127,89 +172,100 @@ def synonym_map() -> dict[str, tuple[str, ...]]:
     }
 
 
-def split_rngs(seed: int) -> dict[str, np.random.Generator]:
+def length_range(max_len: int) -> tuple[int, int]:
+    """The shortest and longest target length (in tokens) of a review for ``max_len``."""
+    return max(4, max_len // 8), max_len
+
+
+def split_rngs(seed: int) -> dict[str, random.Random]:
     """Independent RNG streams for train/val/test, so one split's size never changes another."""
     children = np.random.SeedSequence([_STREAM_TAG, seed]).spawn(len(SPLIT_NAMES))
     return {
-        name: np.random.default_rng(child)
+        name: random.Random(int(child.generate_state(1, np.uint64)[0]))
         for name, child in zip(SPLIT_NAMES, children, strict=True)
     }
 
 
 def generate_synthetic(spec: WorkloadSpec, seed: int) -> dict[str, SyntheticSplit]:
-    """The synthetic train/val/test splits with ``spec``'s sizes, determined by ``seed``."""
-    sizes = {"train": spec.train_size, "val": spec.val_size, "test": spec.test_size}
+    """The synthetic train/val/test splits with ``spec``'s sizes, determined by ``seed``.
+
+    Validation and test are drawn until they hold their size in sentences that are not in the
+    training split, so a model cannot score by remembering training sentences."""
     rngs = split_rngs(seed)
-    return {name: generate_split(sizes[name], spec.label_noise, rngs[name]) for name in SPLIT_NAMES}
+    lengths = length_range(spec.max_len)
+    train = _draw_reviews(spec.train_size, lengths, rngs["train"], exclude=frozenset())
+    splits = {"train": train}
+    seen = frozenset(train[0])
+    for name, size in (("val", spec.val_size), ("test", spec.test_size)):
+        splits[name] = _draw_reviews(size, lengths, rngs[name], exclude=seen)
+    return {name: _with_noise(*splits[name], spec.label_noise, rngs[name]) for name in SPLIT_NAMES}
 
 
-def generate_split(size: int, label_noise: float, rng: np.random.Generator) -> SyntheticSplit:
-    """``size`` sentences with clean labels, then exactly ``round(label_noise*size)`` flipped."""
-    sentences, clean = _draw_sentences(size, rng)
-    labels = np.array(clean, dtype=np.int64)
-    flipped = rng.choice(size, size=round(label_noise * size), replace=False)
-    labels[flipped] ^= 1
-    return SyntheticSplit(TextSplit(tuple(sentences), tuple(labels.tolist())), tuple(clean))
+def _with_noise(
+    sentences: list[str], clean: list[int], label_noise: float, rng: random.Random
+) -> SyntheticSplit:
+    """The split with exactly ``round(label_noise * size)`` labels flipped."""
+    labels = list(clean)
+    for i in rng.sample(range(len(labels)), round(label_noise * len(labels))):
+        labels[i] ^= 1
+    return SyntheticSplit(TextSplit(tuple(sentences), tuple(labels)), tuple(clean))
 
 
-def _draw_sentences(size: int, rng: np.random.Generator) -> tuple[list[str], list[int]]:
-    """Sentences and their clean labels; all randomness is drawn in batches to stay fast."""
-    shape = rng.choice(len(_SHAPES), size=size, p=_SHAPE_P)  # (N,)
-    target = rng.integers(2, size=size)  # (N,) the sentence label
-    contrast = (shape != _SHAPES.index("and")) & (rng.random(size) < _P_CONTRAST)
-    other = target ^ contrast  # label of the clause that does not decide the sentence
-    is_but = shape == _SHAPES.index("but")
-    firsts = _draw_clauses(np.where(is_but, other, target), rng)
-    seconds = _draw_clauses(np.where(is_but, target, other), rng)
-    fillers = _draw_fillers(size, rng)
-    sentences, labels = [], []
-    for i in range(size):
-        text, label = make_sentence(firsts[i], _SHAPES[shape[i]], seconds[i])
-        sentences.append(_add_fillers(text, _SHAPES[shape[i]], fillers[i]))
-        labels.append(label)
+def _draw_reviews(
+    size: int, lengths: tuple[int, int], rng: random.Random, exclude: frozenset[str]
+) -> tuple[list[str], list[int]]:
+    """``size`` reviews not in ``exclude``, and their clean labels."""
+    sentences: list[str] = []
+    labels: list[int] = []
+    for _ in range(_MAX_DRAWS_PER_SENTENCE * size + 1000):
+        if len(sentences) == size:
+            return sentences, labels
+        text, label = _draw_review(rng.randint(*lengths), rng)
+        if text not in exclude:
+            sentences.append(text)
+            labels.append(label)
+    if len(sentences) < size:
+        raise WorkloadError(
+            f"workload.max_len: {lengths[1]} tokens leave too few sentences unseen in training "
+            f"for {size} held-out ones; raise max_len or shrink train_size"
+        )
     return sentences, labels
 
 
-def _draw_clauses(labels: np.ndarray, rng: np.random.Generator) -> list[Clause]:
-    """One clause per entry of ``labels`` (N,), each with exactly that label."""
-    n = len(labels)
-    negated = rng.random(n) < _P_NEGATION
-    positive = (labels ^ negated).astype(bool)  # the adjective's own polarity
-    group = rng.integers(len(POSITIVE_GROUPS), size=n)
-    pick = rng.random(n)  # position inside the group
-    subject, verb = rng.integers(len(SUBJECTS), size=n), rng.integers(len(VERBS), size=n)
-    negation = rng.integers(len(NEGATIONS), size=n)
-    intensifier = np.where(
-        rng.random(n) < _P_INTENSIFIER, rng.integers(len(INTENSIFIERS), size=n), -1
+def _draw_review(target: int, rng: random.Random) -> tuple[str, int]:
+    """One review of about ``target`` tokens (exactly, unless its clauses alone are longer)."""
+    count = rng.randint(1, max(1, target // _TOKENS_PER_CLAUSE))
+    connectives = rng.choices(CONNECTIVES, _CONNECTIVE_P, k=count - 1)
+    labels = [rng.randrange(2)]
+    for connective in connectives:
+        contrast = connective != "and" and rng.random() < _P_CONTRAST
+        labels.append(labels[-1] ^ contrast)
+    units = [_draw_clause(label, rng).words() for label in labels]
+    _insert_fillers(units, target - sum(map(len, units)) - len(connectives), rng)
+    return " ".join(_join(units, connectives)), compose_label(labels, connectives)
+
+
+def _draw_clause(label: int, rng: random.Random) -> Clause:
+    """A random clause with exactly ``label``."""
+    negated = rng.random() < _P_NEGATION
+    groups = POSITIVE_GROUPS if label ^ negated else NEGATIVE_GROUPS
+    return Clause(
+        subject=rng.choice(SUBJECTS),
+        verb=rng.choice(VERBS),
+        adjective=rng.choice(rng.choice(groups)),
+        negation=rng.choice(NEGATIONS) if negated else None,
+        intensifier=rng.choice(INTENSIFIERS) if rng.random() < _P_INTENSIFIER else None,
     )
-    clauses = []
-    for i in range(n):
-        words = (POSITIVE_GROUPS if positive[i] else NEGATIVE_GROUPS)[group[i]]
-        clauses.append(
-            Clause(
-                subject=SUBJECTS[subject[i]],
-                verb=VERBS[verb[i]],
-                adjective=words[int(pick[i] * len(words))],
-                negation=NEGATIONS[negation[i]] if negated[i] else None,
-                intensifier=INTENSIFIERS[intensifier[i]] if intensifier[i] >= 0 else None,
-            )
-        )
-    return clauses
 
 
-def _draw_fillers(size: int, rng: np.random.Generator) -> list[tuple[str | None, ...]]:
-    """Per sentence, the filler (or None) at the start, after the connective and at the end."""
-    columns = []
-    for p in _P_FILLER:
-        present = rng.random(size) < p
-        choice = rng.integers(len(FILLERS), size=size)
-        columns.append([FILLERS[c] if on else None for on, c in zip(present, choice, strict=True)])
-    return list(zip(*columns, strict=True))
-
-
-def _add_fillers(text: str, connective: str | None, fillers: tuple[str | None, ...]) -> str:
-    """``text`` with the meaningless fillers inserted; the label is unaffected."""
-    start, middle, end = fillers
-    if connective is not None and middle is not None:
-        text = text.replace(f" {connective} ", f" {connective} {middle} ", 1)
-    return " ".join(part for part in (start, text, end) if part)
+def _insert_fillers(units: list[list[str]], room: int, rng: random.Random) -> None:
+    """Fill ``room`` tokens with fillers placed before or after a clause, never inside one."""
+    longest = max(_FILLERS_BY_LENGTH)
+    while room > 0:
+        size = rng.randint(1, min(room, longest))
+        while size not in _FILLERS_BY_LENGTH:
+            size -= 1
+        filler = rng.choice(_FILLERS_BY_LENGTH[size]).split()
+        unit = rng.choice(units)
+        unit[:] = [*filler, *unit] if rng.random() < 0.5 else [*unit, *filler]
+        room -= size
