@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from aiperf.spec import load_spec
-from aiperf.workload import EncodedSplit, load_workload
+from aiperf.workload import load_workload
+from aiperf.workload.baselines import bag_of_words_accuracy
 from aiperf.workload.synthetic import length_range, rule_label, window_label
 
 SPECS = ("tiny", "small", "standard", "full")
@@ -25,25 +26,6 @@ SPECS = ("tiny", "small", "standard", "full")
 
 def accuracy(predicted: list[int], labels: torch.Tensor) -> float:
     return (torch.tensor(predicted) == labels).float().mean().item()
-
-
-def word_counts(split: EncodedSplit, vocab_size: int) -> torch.Tensor:
-    """``(N, V)`` word counts per sentence: all a bag-of-words model sees."""
-    counts = torch.zeros(len(split), vocab_size)
-    return counts.scatter_add_(1, split.tokens, split.mask.float())
-
-
-def bag_of_words(train: EncodedSplit, test: EncodedSplit, vocab_size: int) -> float:
-    """Test accuracy of logistic regression on word counts, trained full-batch to convergence."""
-    torch.manual_seed(0)
-    model = torch.nn.Linear(vocab_size, 2)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
-    features = word_counts(train, vocab_size)
-    for _ in range(200):
-        optimizer.zero_grad()
-        torch.nn.functional.cross_entropy(model(features), train.labels).backward()
-        optimizer.step()
-    return accuracy(model(word_counts(test, vocab_size)).argmax(1).tolist(), test.labels)
 
 
 def main() -> None:
@@ -68,7 +50,7 @@ def main() -> None:
             f"{lengths.mean():.1f}",
             f"{1 - spec.label_noise:.3f}",
             f"{accuracy([rule_label(s) for s in sentences], labels):.3f}",
-            f"{bag_of_words(workload.train, workload.test, len(workload.vocab)):.3f}",
+            f"{bag_of_words_accuracy(workload.train, workload.test, len(workload.vocab)):.3f}",
             str(width),
             f"{accuracy([window_label(s, width) for s in sentences], labels):.3f}",
             f"{accuracy([window_label(s, width, at_end=False) for s in sentences], labels):.3f}",

@@ -9,6 +9,7 @@ import torch
 
 from aiperf.spec import WorkloadSpec
 from aiperf.workload import Vocabulary, WorkloadError, load_workload, synthetic
+from aiperf.workload.baselines import bag_of_words_accuracy
 from aiperf.workload.synthetic import (
     FILLERS,
     MEANINGFUL,
@@ -140,10 +141,7 @@ def test_bag_of_words_falls_short_of_the_order_aware_rule() -> None:
     workload = load_workload(spec, 0)
     rule_acc = _accuracy([rule_label(s) for s in workload.text["test"].sentences], workload.test)
     assert rule_acc == pytest.approx(0.95)  # exactly the 5 % flipped labels are missed
-    torch.manual_seed(0)
-    model = _fit_bag_of_words(workload.train, len(workload.vocab))
-    predicted = model(_counts(workload.test, len(workload.vocab))).argmax(1).tolist()
-    bow_acc = _accuracy(predicted, workload.test)
+    bow_acc = bag_of_words_accuracy(workload.train, workload.test, len(workload.vocab))
     assert bow_acc < 0.6 < rule_acc - 0.3
 
 
@@ -155,24 +153,6 @@ def test_a_perfect_reader_of_a_short_window_falls_short() -> None:
         read = [window_label(s, 32, at_end) for s in test.sentences]
         assert sum(map(int.__eq__, read, labels)) / len(labels) < 0.88
     assert [window_label(s, 128) for s in test.sentences] == labels  # the whole review: exact
-
-
-def _counts(split, vocab_size: int) -> torch.Tensor:
-    """Word counts per sentence, ``(N, V)``: all a bag-of-words model sees."""
-    counts = torch.zeros(len(split), vocab_size)
-    return counts.scatter_add_(1, split.tokens, split.mask.float())
-
-
-def _fit_bag_of_words(split, vocab_size: int) -> torch.nn.Linear:
-    """Logistic regression on word counts, trained full-batch to convergence."""
-    model = torch.nn.Linear(vocab_size, 2)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
-    features = _counts(split, vocab_size)
-    for _ in range(100):
-        optimizer.zero_grad()
-        torch.nn.functional.cross_entropy(model(features), split.labels).backward()
-        optimizer.step()
-    return model
 
 
 def _accuracy(predicted: list[int], split) -> float:

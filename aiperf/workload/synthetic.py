@@ -217,18 +217,18 @@ def _draw_reviews(
     """``size`` reviews not in ``exclude``, and their clean labels."""
     sentences: list[str] = []
     labels: list[int] = []
-    for _ in range(_MAX_DRAWS_PER_SENTENCE * size + 1000):
-        if len(sentences) == size:
-            return sentences, labels
+    draws_left = _MAX_DRAWS_PER_SENTENCE * size + 1000
+    while len(sentences) < size:
+        if draws_left == 0:
+            raise WorkloadError(
+                f"workload.max_len: {lengths[1]} tokens leave too few sentences unseen in "
+                f"training for {size} held-out ones; raise max_len or shrink train_size"
+            )
+        draws_left -= 1
         text, label = _draw_review(rng.randint(*lengths), rng)
         if text not in exclude:
             sentences.append(text)
             labels.append(label)
-    if len(sentences) < size:
-        raise WorkloadError(
-            f"workload.max_len: {lengths[1]} tokens leave too few sentences unseen in training "
-            f"for {size} held-out ones; raise max_len or shrink train_size"
-        )
     return sentences, labels
 
 
