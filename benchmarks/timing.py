@@ -16,7 +16,7 @@ def median_seconds(run: Callable[[], object], repeats: int, warm_up: bool = Fals
         start = time.perf_counter()
         run()
         times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+    return _median(times)
 
 
 def interleaved_medians(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
@@ -30,4 +30,9 @@ def interleaved_medians(runs: dict[str, Callable[[], object]], repeats: int) -> 
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)
-    return {name: sorted(spans)[len(spans) // 2] for name, spans in times.items()}
+    return {name: _median(spans) for name, spans in times.items()}
+
+
+def _median(times: list[float]) -> float:
+    """The middle time (the upper middle of an even count): a value that was really measured."""
+    return sorted(times)[len(times) // 2]

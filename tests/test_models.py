@@ -221,3 +221,9 @@ def test_cpu_dropout_follows_the_seed() -> None:
     first = layer(x)
     torch.manual_seed(5)
     assert torch.equal(layer(x), first) and not torch.equal(layer(x), first)
+
+
+def test_cpu_dropout_just_below_one_keeps_a_finite_scale() -> None:
+    torch.manual_seed(0)
+    y = Dropout(0.999999).train()(torch.ones(1 << 20))
+    assert torch.isfinite(y).all() and y.max().item() == 65536.0

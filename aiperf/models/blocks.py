@@ -40,7 +40,7 @@ class Dropout(nn.Module):
 
 def scaled_keep_mask(x: torch.Tensor, p: float) -> torch.Tensor:
     """A mask like ``x``: 0 with probability ``p`` (to 2⁻¹⁶), else 1 / (keep probability)."""
-    drop = round(p * 65536)
+    drop = min(round(p * 65536), 65535)  # a rate within 2⁻¹⁷ of 1 still keeps one value in 2¹⁶
     n = x.numel()
     bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device).random_(-(2**63), None)
     lanes = bits.view(torch.int16)[:n].view(x.shape)  # uniform over [-32768, 32767]
