@@ -1,8 +1,10 @@
 """The ``aiperf`` command: parses arguments and calls the library; heavy imports happen per command.
 
 Exit status (``aiperf.errors``): 0 done; 1 ``aiperf check`` found failures; 2 a user's mistake
-(any ``UserError``: a bad spec, genome, path, bundle, ledger), shown as one line; 3 a bug in
-aiperf, shown with its traceback; 130 interrupted.
+(any ``UserError``: a bad spec, genome, path, bundle, ledger) or a file the system refused
+(``OSError``), or input nested too deep (``RecursionError``), shown as one line; 3 a bug in
+aiperf, shown with its traceback (``aiperf check``: one ``ERROR`` line); 130 interrupted. Every
+line shown has its control characters escaped: names may come from someone else's files.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from aiperf import __version__
 from aiperf.errors import (
@@ -25,6 +28,7 @@ from aiperf.errors import (
     EXIT_USAGE,
     UsageError,
     UserError,
+    printable,
 )
 
 
@@ -121,10 +125,16 @@ def _add_offline_commands(commands: argparse._SubParsersAction) -> None:
     submit.add_argument("--system-file", type=Path, help="YAML/JSON system description fields")
     submit.add_argument("--submitter", help="who submits (overrides the system file)")
     submit.add_argument("--system-name", help="the machine's name on the leaderboard")
+    submit.add_argument("--key", type=Path, help="sign the bundle with this private key")
     submit.set_defaults(handler=_cmd_submit)
     check = commands.add_parser("check", help="verify a bundle: PASS or each failure")
     check.add_argument("bundle", type=Path)
+    check.add_argument("--public-key", type=Path, help="require a signature by this key")
+    check.add_argument("--json", action="store_true", help="print the verdict as JSON")
     check.set_defaults(handler=_cmd_check)
+    keygen = commands.add_parser("keygen", help="make an Ed25519 key pair to sign bundles")
+    keygen.add_argument("key", type=Path, help="private key file (the public key: KEY.pub)")
+    keygen.set_defaults(handler=_cmd_keygen)
 
 
 def _add_slurm_commands(commands: argparse._SubParsersAction) -> None:
@@ -373,21 +383,53 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     overrides = read_system_file(args.system_file) if args.system_file else {}
     overrides |= {"submitter": args.submitter} if args.submitter else {}
     overrides |= {"system_name": args.system_name} if args.system_name else {}
-    bundle = make_bundle(args.run_dir, args.out, system_from_run(args.run_dir, overrides))
-    print(f"bundle: {bundle}")
+    system = system_from_run(args.run_dir, overrides)
+    bundle = make_bundle(args.run_dir, args.out, system, args.key)
+    print(f"bundle: {bundle}" + (" (signed)" if args.key else ""))
+    return EXIT_OK
+
+
+def _cmd_keygen(args: argparse.Namespace) -> int:
+    from aiperf.submit.signing import generate_key_pair
+
+    public = args.key.with_name(args.key.name + ".pub")
+    fingerprint = generate_key_pair(args.key, public)
+    print(f"private key: {args.key} (keep it secret)\npublic key: {public}\n{fingerprint}")
     return EXIT_OK
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    """PASS (with its division and verification) or every FAIL; an unexpected exception is one
+    ERROR line and exit 3, so a leaderboard never mistakes a crash for a verdict."""
     from aiperf.submit import check_bundle
 
-    result = check_bundle(args.bundle)
-    if result.ok:
-        print(f"PASS {args.bundle}")
-        return EXIT_OK
-    for failure in result.failures:
-        print(f"FAIL {failure}")
-    return EXIT_CHECK_FAILED
+    try:
+        result = check_bundle(args.bundle, args.public_key)
+    except UserError:
+        raise
+    except Exception as err:  # a bug, or input nobody foresaw: never a verdict
+        print(printable(f"ERROR {type(err).__name__}: {err}"[:500]))
+        return EXIT_INTERNAL
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        for line in check_lines(args.bundle, result):
+            print(printable(line))
+    return EXIT_OK if result.ok else EXIT_CHECK_FAILED
+
+
+def check_lines(bundle: Path, result: Any) -> list[str]:
+    """``aiperf check``'s report: every FAIL, or PASS with the division and verification, then
+    a line per reason the run is open or unverified."""
+    if not result.ok:
+        return [f"FAIL {failure}" for failure in result.failures]
+    summary = result.rescored
+    verified = "verified" if not result.unverified else "UNVERIFIED"
+    signed = f"signed by {result.signer}" if result.signer else "unsigned"
+    rules = f"{summary.spec_name} rules v{summary.rules_version}"
+    lines = [f"PASS {bundle}: {summary.division} division, {rules}, {verified}, {signed}"]
+    lines += [f"OPEN {note}" for note in summary.division_notes]
+    return lines + [f"UNVERIFIED {reason}" for reason in result.unverified]
 
 
 def _train_text(result: dict) -> str:
@@ -412,8 +454,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except UserError as err:
-        print(f"aiperf {args.command}: error: {err}", file=sys.stderr)
+    except (UserError, RecursionError) as err:
+        print(printable(f"aiperf {args.command}: error: {_first_line(err)}"), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"aiperf {args.command}: interrupted", file=sys.stderr)
@@ -421,6 +463,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader (e.g. `| head`) went away: nothing left to say
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (keeps the exit-time flush quiet)
         return EXIT_OK
+    except OSError as err:  # a file the system refused: missing, a permission, a full disk
+        where = f"{err.filename}: " if err.filename else ""
+        why = err.strerror or str(err)
+        print(printable(f"aiperf {args.command}: error: {where}{why}"), file=sys.stderr)
+        return EXIT_USAGE
     except Exception:  # a bug: keep the whole traceback for the report
         traceback.print_exc()
         print(
@@ -428,6 +475,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _first_line(err: BaseException) -> str:
+    if isinstance(err, RecursionError):
+        return "input nested too deeply to read"
+    return (str(err).splitlines() or [type(err).__name__])[0]
 
 
 if __name__ == "__main__":

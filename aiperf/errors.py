@@ -22,3 +22,13 @@ class UserError(ValueError):
 
 class UsageError(UserError):
     """A command-line value out of range (e.g. ``--nodes 0``)."""
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that is not printable escaped (``\\n``, ``\\x1b``,
+    ``\\u202e``), so a name taken from someone else's file can never start a new line, move the
+    cursor or reorder what aiperf prints."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+        for c in text
+    )

@@ -85,10 +85,10 @@ def resume_benchmark(
     last checkpoint, the searcher from its saved state, the recorder from the ledger), the same
     ledger and the same clock."""
     spec = load_spec(run_dir / SPEC)
-    repair_tail(run_dir / LEDGER)
-    ledger = read_ledger(run_dir / LEDGER)
+    ledger = read_ledger(run_dir / LEDGER)  # before any change: a finished run stays untouched
     if ledger.run_start is None or ledger.run_end is not None or not (run_dir / TUNE).is_dir():
         raise RunDirError(f"--resume {run_dir}: not an unfinished run (no start, or already ended)")
+    repair_tail(run_dir / LEDGER)
     connect_cluster(options or ClusterOptions(num_cpus=spec.resources.num_cpus))
     _append(run_dir, RunResume(time=time.time()))
     meter = EnergyMeter()

@@ -6,18 +6,48 @@ names the field, e.g. ``spec.workload.train_size: Input should be greater than 0
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from aiperf import __version__
 from aiperf.errors import UserError
+from aiperf.safe_yaml import dump_yaml, load_yaml, load_yaml_file
 
 _DURATION_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _DURATION_UNIT_S = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+# Bounds on what a spec may ask for: far above every shipped spec, low enough that a hostile spec
+# fails validation instead of running for days or allocating terabytes.
+MAX_EMBED_DIM = 8_192  # genome sizes (aiperf.models.genome bounds every genome by these too)
+MAX_FFN_DIM = 65_536  # also the classifier's hidden width
+MAX_HEADS = 256
+MAX_CONV_KERNEL = 255
+MAX_CONV_WIDTH = 65_536
+MAX_BLOCKS = 64
+MAX_DURATION_S = 7 * 86400.0  # a week: the full benchmark runs 12 h
+MAX_GRID_POINTS = 10_000  # score grid: the shipped specs read 20 points
+MAX_SYNTHETIC_SAMPLES = 1_000_000  # per split: the full spec trains on 1,000,000
+MAX_BATCH_SIZE = 65_536  # training and evaluation batches
+MAX_EPOCHS = 1_000
+MAX_CHOICES = 64  # entries in one search-space choice list
+MAX_TRIALS = 10_000_000
+MAX_RETRIES = 100
+MAX_CPUS = 4_096  # per trial, and for an embedded local Ray
+MAX_GPUS_PER_TRIAL = 64
+MAX_SEED = 2**32 - 1  # 32 bits: numpy's seed range (the NNI tuners)
+NAME_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")  # a path component, never hidden
 
 
 class SpecError(UserError):
@@ -25,22 +55,34 @@ class SpecError(UserError):
 
 
 def parse_duration(value: Any) -> float:
-    """Seconds from ``90``, ``"90s"``, ``"30m"``, ``"2h"`` or ``"1d"``."""
+    """Seconds from ``90``, ``"90s"``, ``"30m"``, ``"2h"`` or ``"1d"``; finite, at most 7 days."""
+    seconds = _duration_seconds(value)
+    if not math.isfinite(seconds) or seconds > MAX_DURATION_S:
+        raise SpecError(f"must be finite and at most 7d (got {_short_repr(value)})")
+    return seconds
+
+
+def _duration_seconds(value: Any) -> float:
+    """The number of seconds ``value`` says, maybe infinite; SpecError if it is no duration."""
     if isinstance(value, bool):
         raise SpecError(f"expected a duration like 90s, 30m or 2h (got {value!r})")
-    if isinstance(value, int | float):
-        return float(value)
-    match = _DURATION_RE.match(str(value))
-    if not match:
-        raise SpecError(f"expected a duration like 90s, 30m or 2h (got {value!r})")
-    return float(match.group(1)) * _DURATION_UNIT_S[match.group(2)]
+    try:
+        if isinstance(value, int | float):
+            return float(value)
+        match = _DURATION_RE.match(str(value))
+        if not match:
+            raise SpecError(f"expected a duration like 90s, 30m or 2h (got {_short_repr(value)})")
+        return float(match.group(1)) * _DURATION_UNIT_S[match.group(2)]
+    except OverflowError:  # an integer beyond float range
+        return math.inf
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0, le=MAX_DURATION_S)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: every float field is finite (``.inf`` or ``.nan`` is an error).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class IntRange(_Section):
@@ -54,6 +96,18 @@ class IntRange(_Section):
         if self.min > self.max:
             raise ValueError(f"min must be ≤ max (got min={self.min}, max={self.max})")
         return self
+
+
+class DepthRange(IntRange):
+    """The number of blocks a genome may have: at most ``MAX_BLOCKS``."""
+
+    max: int = Field(ge=0, le=MAX_BLOCKS)
+
+
+class EpochRange(IntRange):
+    """The number of epochs a trial may train: at most ``MAX_EPOCHS``."""
+
+    max: int = Field(ge=0, le=MAX_EPOCHS)
 
 
 class FloatRange(_Section):
@@ -79,9 +133,9 @@ class WorkloadSpec(_Section):
     """Which data every trial trains on: the synthetic language task or local GLUE-style TSV."""
 
     kind: Literal["synthetic", "tsv"] = "synthetic"
-    train_size: int = Field(4000, gt=0)  # synthetic only
-    val_size: int = Field(1000, gt=0)  # synthetic only
-    test_size: int = Field(1000, gt=0)  # synthetic only
+    train_size: int = Field(4000, gt=0, le=MAX_SYNTHETIC_SAMPLES)  # synthetic only
+    val_size: int = Field(1000, gt=0, le=MAX_SYNTHETIC_SAMPLES)  # synthetic only
+    test_size: int = Field(1000, gt=0, le=MAX_SYNTHETIC_SAMPLES)  # synthetic only
     label_noise: float = Field(0.05, ge=0, lt=0.5)  # synthetic: keeps the best accuracy below 1
     max_len: int = Field(32, ge=4, le=4096)  # tokens; longer sentences are cut, shorter padded
     min_freq: int = Field(1, ge=1)  # vocabulary: rarer train words map to <unk>
@@ -102,7 +156,7 @@ class TrainSpec(_Section):
     """Settings every trial's training loop shares (per-trial choices come from the search)."""
 
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
-    eval_batch_size: int = Field(512, gt=0)
+    eval_batch_size: int = Field(512, gt=0, le=MAX_BATCH_SIZE)
     grad_clip: float = Field(1.0, ge=0)  # 0 turns clipping off
     flops_self_check: bool = True  # count one real step with FlopCounterMode at trial start
     activation_checkpointing: bool = False  # recompute block activations (not counted as FLOPs)
@@ -127,7 +181,7 @@ class UegrSpec(_Section):
     saliency_ema: float = Field(0.0, ge=0, lt=1)  # 0: scores of this step only
     rho: float = Field(0.3, gt=0, le=1)  # fraction of the maskable parameters that update
     mask_scope: Literal["global", "per_tensor"] = "global"
-    mask_every: int = Field(1, ge=1)  # steps between mask recomputations
+    mask_every: int = Field(1, ge=1, le=1_000_000)  # steps between mask recomputations
     rescale: bool = False  # scale kept gradients by 1/rho
 
     def with_overrides(self, overrides: dict[str, Any] | None) -> UegrSpec:
@@ -150,38 +204,59 @@ class RobustnessSpec(_Section):
 
     attack: Literal["pgd", "word_substitution"] = "pgd"
     epsilon: float = Field(1.0, ge=0)  # pgd: L2 radius per example in embedding space
-    steps: int = Field(5, ge=1)  # pgd: projected gradient steps
-    swaps: int = Field(2, ge=1)  # word_substitution: synonym swaps allowed per sentence
-    samples: int = Field(500, ge=0)  # test samples attacked per report (0 = robustness off)
+    steps: int = Field(5, ge=1, le=100)  # pgd: projected gradient steps
+    swaps: int = Field(2, ge=1, le=64)  # word_substitution: synonym swaps allowed per sentence
+    samples: int = Field(500, ge=0, le=1_000_000)  # attacked per report (0 = robustness off)
 
 
 class ResourcesSpec(_Section):
     """How trials are placed: one slot = ``cpus_per_trial`` cores (+ ``gpus_per_trial`` GPUs)."""
 
-    cpus_per_trial: int = Field(1, ge=1)
-    gpus_per_trial: float | None = Field(None, ge=0)  # None: 1 on GPU nodes, 0 on CPU-only ones
-    num_cpus: int | None = Field(None, ge=1)  # embedded local Ray only; None = all cores
+    cpus_per_trial: int = Field(1, ge=1, le=MAX_CPUS)
+    # None: 1 on GPU nodes, 0 on CPU-only ones
+    gpus_per_trial: float | None = Field(None, ge=0, le=MAX_GPUS_PER_TRIAL)
+    num_cpus: int | None = Field(None, ge=1, le=MAX_CPUS)  # local Ray only; None = all cores
+
+
+def _choice_list(item: Any) -> Any:
+    """The type of a search-space choice list: 1 to ``MAX_CHOICES`` entries of ``item``."""
+    return Annotated[tuple[item, ...], Field(min_length=1, max_length=MAX_CHOICES)]
+
+
+def _size(limit: int) -> Any:
+    """The type of one size: an int in ``[1, limit]``."""
+    return Annotated[int, Field(ge=1, le=limit)]
+
+
+EmbedDims = _choice_list(_size(MAX_EMBED_DIM))
+HeadCounts = _choice_list(_size(MAX_HEADS))
+FfnDims = _choice_list(_size(MAX_FFN_DIM))
+ConvKernels = _choice_list(_size(MAX_CONV_KERNEL))
+ConvWidths = _choice_list(_size(MAX_CONV_WIDTH))
+BatchSizes = _choice_list(_size(MAX_BATCH_SIZE))
+BlockTypes = _choice_list(Literal["transformer", "conv"])
+Poolings = _choice_list(Literal["mean", "max"])
+UegrChoices = _choice_list(float | int | str | bool)
 
 
 class SearchSpace(_Section):
-    """Ranges for the genome (architecture) and the per-trial hyperparameters."""
+    """Ranges for the genome (architecture) and the per-trial hyperparameters; sizes are bounded
+    like the genome's own fields (``aiperf.models.genome``)."""
 
-    embed_dim: tuple[int, ...] = Field((32, 64), min_length=1)
-    num_blocks: IntRange = IntRange(min=1, max=3)
-    block_types: tuple[Literal["transformer", "conv"], ...] = Field(
-        ("transformer", "conv"), min_length=1
-    )
-    heads: tuple[int, ...] = Field((2, 4), min_length=1)
-    ffn_dim: tuple[int, ...] = Field((64, 128), min_length=1)
-    conv_kernel: tuple[int, ...] = Field((3, 5), min_length=1)
-    conv_width: tuple[int, ...] = Field((32, 64), min_length=1)
-    pooling: tuple[Literal["mean", "max"], ...] = Field(("mean", "max"), min_length=1)
+    embed_dim: EmbedDims = (32, 64)
+    num_blocks: DepthRange = DepthRange(min=1, max=3)
+    block_types: BlockTypes = ("transformer", "conv")
+    heads: HeadCounts = (2, 4)
+    ffn_dim: FfnDims = (64, 128)
+    conv_kernel: ConvKernels = (3, 5)
+    conv_width: ConvWidths = (32, 64)
+    pooling: Poolings = ("mean", "max")
     dropout: FloatRange = FloatRange(min=0.0, max=0.2)
     lr: FloatRange = FloatRange(min=1e-3, max=5e-3, log=True)
-    batch_size: tuple[int, ...] = Field((32, 64), min_length=1)
+    batch_size: BatchSizes = (32, 64)
     weight_decay: FloatRange = FloatRange(min=0.0, max=0.05)
-    epochs: IntRange = IntRange(min=2, max=6)
-    uegr: dict[str, tuple[float | int | str | bool, ...] | FloatRange] = {}  # e.g. k: [2, 3]
+    epochs: EpochRange = EpochRange(min=2, max=6)
+    uegr: dict[str, UegrChoices | FloatRange] = {}  # e.g. k: [2, 3]
 
     @model_validator(mode="after")
     def _consistent(self) -> SearchSpace:
@@ -199,9 +274,6 @@ class SearchSpace(_Section):
             raise ValueError("no heads value divides any embed_dim: transformer blocks impossible")
         if self.dropout.max >= 1:
             raise ValueError(f"dropout.max must be < 1 (got {self.dropout.max})")
-        for name in ("embed_dim", "heads", "ffn_dim", "conv_kernel", "conv_width", "batch_size"):
-            if min(getattr(self, name)) < 1:
-                raise ValueError(f"{name} values must be ≥ 1")
         return self
 
 
@@ -213,31 +285,34 @@ class SearchSpec(_Section):
     """Which searcher proposes trials, over which space, and how many at most."""
 
     searcher: SearcherName = "random"
-    max_trials: int = Field(0, ge=0)  # 0 = unbounded: keep proposing until the duration ends
+    max_trials: int = Field(0, ge=0, le=MAX_TRIALS)  # 0: propose until the duration ends
     space: SearchSpace = SearchSpace()
     scheduler: Literal["none", "asha"] = "none"  # asha: stop weak trials early (Ray Tune ASHA)
-    grace_period: int = Field(1, ge=1)  # asha: epochs every trial gets before it can be stopped
+    grace_period: int = Field(1, ge=1, le=MAX_EPOCHS)  # asha: epochs before a trial may stop
     reduction_factor: int = Field(3, ge=2)  # asha: keep the best 1/reduction_factor per rung
 
 
 class FailureSpec(_Section):
     """What happens when a trial fails (an exception, out of memory, a lost node)."""
 
-    max_retries: int = Field(2, ge=0)  # each retry continues from the trial's last report
+    max_retries: int = Field(2, ge=0, le=MAX_RETRIES)  # a retry resumes from the last report
 
 
 class ScoreSpec(_Section):
     """The timestamp grid the score is read on, and the reproducibility threshold."""
 
-    grid_points: int = Field(20, ge=1)  # FLOPS(t) read every T/grid_points and at T
+    grid_points: int = Field(20, ge=1, le=MAX_GRID_POINTS)  # FLOPS(t) every T/grid_points, at T
     cv_threshold: float = Field(0.02, gt=0)
 
 
 class Spec(_Section):
     """A whole benchmark run: what to train, how long, how to search and how to score."""
 
-    name: str = "custom"
-    seed: int = Field(0, ge=0)
+    name: str = "custom"  # names the run directory: results/<name>-<date>-s<seed>
+    # The version of the shipped benchmark rules this spec follows: the shipped specs carry one,
+    # a custom spec may leave it None.
+    rules_version: int | None = Field(None, ge=1)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     duration: Duration = 120.0  # seconds of search (wall-clock, after the cluster is up)
     min_duration: Duration = 60.0  # a shorter run is INVALID
     quality_gate: float = Field(0.0, ge=0, lt=1)  # acc(T) must reach this for a valid run
@@ -250,6 +325,13 @@ class Spec(_Section):
     search: SearchSpec = SearchSpec()
     failure: FailureSpec = FailureSpec()
     score: ScoreSpec = ScoreSpec()
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        if not NAME_RE.match(name):
+            raise ValueError("must be 1-64 letters, digits, '.', '_' or '-', not starting with '.'")
+        return name
 
 
 def resolve_spec_path(name_or_path: str | Path) -> Path:
@@ -278,10 +360,7 @@ def shipped_file(relative: Path) -> Path | None:
 def load_spec(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Spec:
     """Read, override (``key.path=value``) and validate a spec; SpecError on anything invalid."""
     path = resolve_spec_path(name_or_path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise SpecError(f"spec: cannot read {path}: {str(err).splitlines()[0]}") from None
+    raw = load_yaml_file(path, f"spec {path}", SpecError) or {}
     if not isinstance(raw, dict):
         raise SpecError(f"spec: {path} must hold a mapping of sections (got {type(raw).__name__})")
     return parse_spec(apply_overrides(raw, overrides))
@@ -311,29 +390,47 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...])
             if not isinstance(child, dict):
                 raise SpecError(f"--set {key}: spec.{part} is not a section")
             node = child
-        node[parts[-1]] = yaml.safe_load(text) if text.strip() else None
+        node[parts[-1]] = load_yaml(text, f"--set {key}", SpecError) if text.strip() else None
     return result
 
 
 def dump_spec(spec: Spec) -> str:
     """The resolved spec as YAML, stamped with this aiperf version."""
     data = spec.model_copy(update={"aiperf_version": __version__}).model_dump(mode="json")
-    return yaml.safe_dump(data, sort_keys=False)
+    return dump_yaml(data)
 
 
 def describe_validation_error(err: ValidationError, prefix: str, model: type[BaseModel]) -> str:
     """One line for the first error: the dotted field, what is wrong, what was given."""
     first = err.errors()[0]
-    loc = [str(part) for part in first["loc"]]
+    # A union member's label (``tuple[int, ...]``, ``FloatRange``) is no field: leave it out.
+    loc = [str(part) for part in first["loc"] if not _is_union_label(str(part))]
     field = ".".join([prefix, *loc])
     if first["type"] == "extra_forbidden":
         allowed = ", ".join(_fields_at(model, loc[:-1])) or "none"
         return f"{field}: unknown key (allowed: {allowed})"
     msg = first["msg"].removeprefix("Value error, ")
     given = first.get("input")
-    if first["type"] == "missing" or isinstance(given, dict):
+    if first["type"] == "missing" or isinstance(given, dict) or "(got " in msg:
         return f"{field}: {msg}"
-    return f"{field}: {msg} (got {given!r})"
+    return f"{field}: {msg} (got {_short_repr(given)})"
+
+
+_UNION_LABELS = {"int", "float", "str", "bool", "FloatRange"}  # members of SearchSpace.uegr
+
+
+def _is_union_label(part: str) -> bool:
+    """Whether a location part names a union member (a type or class) rather than a field."""
+    return "[" in part or part in _UNION_LABELS
+
+
+def _short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters: a hostile value must not flood the error."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's digit limit for str()
+        text = f"<{type(value).__name__} too long to show>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _fields_at(model: type[BaseModel], loc: list[str]) -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from ledgers import GENOME, HPARAMS, report
+from ledgers import FT, GENOME, HPARAMS, report
 
 from aiperf.report.compare import CSV_NAME, PNG_NAME, comparison_table, write_comparison
 from aiperf.rundir import SPEC, RunDirError
@@ -26,8 +26,9 @@ def write_run(
     t0: float = 5000.0,
     grid_points: int = 4,
 ) -> Path:
-    """One trial reporting ``work[i]`` FLOPs at t0 + 10·(i+1); accuracy ``test_acc`` from the
-    first report on (validation rises, so the last report is the selected one)."""
+    """One trial reporting ``work[i]`` train units (``work[i]`` · FT FLOPs) at t0 + 10·(i+1);
+    accuracy ``test_acc`` from the first report on (validation rises, so the last report is the
+    selected one)."""
     folder.mkdir(parents=True)
     spec = {"name": "cmp", "min_duration": 1, "score": {"grid_points": grid_points}}
     (folder / SPEC).write_text(dump_spec(parse_spec(spec)))
@@ -63,14 +64,14 @@ def test_aligned_at_the_shortest_run(three_runs) -> None:
 def test_mean_std_cv_by_hand(three_runs) -> None:
     rows = compare_runs(three_runs).rows
     for row, t in zip(rows[:3], (10, 20, 30), strict=True):
-        assert row["flops_mean"] == pytest.approx(10.0)  # 100 FLOPs every 10 s in every run
+        assert row["flops_mean"] == pytest.approx(10.0 * FT)  # 100 units every 10 s in every run
         assert row["flops_std"] == 0 and row["flops_cv"] == 0
         assert row["t_s"] == t and not row["flagged"]
     last = rows[3]
-    flops = [400 / 40, 440 / 40, 360 / 40]  # 10, 11, 9 FLOPS
+    flops = [400 * FT / 40, 440 * FT / 40, 360 * FT / 40]  # 10, 11, 9 units per second
     assert [last[f"flops[{r}]"] for r in "abc"] == pytest.approx(flops)
-    assert last["flops_mean"] == pytest.approx(10.0)
-    assert last["flops_std"] == pytest.approx(1.0)  # sample std (n − 1)
+    assert last["flops_mean"] == pytest.approx(10.0 * FT)
+    assert last["flops_std"] == pytest.approx(1.0 * FT)  # sample std (n − 1)
     assert last["flops_cv"] == pytest.approx(0.1)
     regulated = [f * abs(math.log(1 - a)) for f, a in zip(flops, (0.8, 0.85, 0.9), strict=True)]
     assert last["regulated_mean"] == pytest.approx(statistics.fmean(regulated))
@@ -128,7 +129,7 @@ def rendered(table, width: int) -> str:
 
 
 def test_table_rows_fit_an_80_column_terminal(tmp_path) -> None:
-    work = 240_000_000_000  # 24 GFLOPS per 10 s report: used to wrap as "24" / "GFLOPS"
+    work = 240_000_000_000 // FT  # ~24 GFLOPS per 10 s report: used to wrap as "24" / "GFLOPS"
     runs = [
         write_run(tmp_path / n, [work] * 3 + [w], 40.0, 0.8) for n, w in (("a", work), ("b", 0))
     ]

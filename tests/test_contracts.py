@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from ledgers import GENOME, HPARAMS, T0, report, write_example_ledger
+from ledgers import FT, GENOME, HPARAMS, T0, report, write_example_ledger
 
 from aiperf.cli import main
 from aiperf.errors import EXIT_INTERNAL, EXIT_USAGE
@@ -34,15 +34,28 @@ from aiperf.spec import parse_spec
 FIXTURES = Path(__file__).parent / "fixtures" / "before-typed-records"
 
 
+CHANGED_SINCE = {  # keys added, removed or re-derived since these ledgers were written
+    *("padding_share", "rules_version", "division", "division_notes", "best_robust_accuracy"),
+    *("peak_flops_datasheet", "peak_flops_measured", "utilisation_datasheet"),
+    *("utilisation_measured", "energy_j", "flops_per_watt", "hardware_notes"),
+    *("valid", "invalid_reasons"),
+}
+
+
 @pytest.mark.parametrize("name", ["run", "events", "unfinished"])
-def test_report_rewrites_an_old_summary_byte_for_byte(name, tmp_path, capsys) -> None:
-    """Only keys added since can differ: ``padding_share`` is null for a ledger without the
-    batch shapes it needs; every other byte is the same."""
+def test_an_old_run_rescores_to_its_old_numbers(name, tmp_path, capsys) -> None:
+    """Every number an old summary holds is re-derived the same; such a run predates the batch
+    shapes the audit re-derives its FLOPs from, so it is INVALID now, saying why."""
     run_dir = shutil.copytree(FIXTURES / name, tmp_path / name)
     (run_dir / SUMMARY).unlink()
     assert main(["report", str(run_dir)]) == 0
     old = json.loads((FIXTURES / name / SUMMARY).read_text())
-    assert (run_dir / SUMMARY).read_text() == json_text({**old, "padding_share": None})
+    new = json.loads((run_dir / SUMMARY).read_text())
+    assert {k: v for k, v in new.items() if k not in CHANGED_SINCE} == {
+        k: v for k, v in old.items() if k not in CHANGED_SINCE
+    }
+    assert set(old["invalid_reasons"]) < set(new["invalid_reasons"]) and not new["valid"]
+    assert any("no batch shapes recorded" in r for r in new["invalid_reasons"])
 
 
 def test_the_report_shows_the_cluster_as_a_table(tmp_path, capsys) -> None:
@@ -72,20 +85,31 @@ def test_records_come_back_as_their_types(ledger_path) -> None:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (('"train_flops": 100', '"train_flops": 1.5'), r":4: report\.train_flops: .*integer"),
-        (('"train_flops": 100', '"train_flops": "100"'), r":4: report\.train_flops"),
+        (
+            (f'"train_flops": {100 * FT}', '"train_flops": 1.5'),
+            r":4: report\.train_flops: .*integer",
+        ),
+        ((f'"train_flops": {100 * FT}', '"train_flops": "100"'), r":4: report\.train_flops"),
         (('"trial_id": "a"', '"trial_id": ["a"]'), r":4: report\.trial_id: .*string"),
         (('"epoch": 1,', '"epoch": 1, "extra": 1,'), r":4: report\.extra: unknown key"),
         (('"kind": "report"', '"kind": "repor"'), r":4: record: .*'repor'"),
         (('"val_accuracy": 0.6,', ""), r":4: report\.val_accuracy: Field required"),
         (
-            ('"train_flops": 100', '"train_flops": -100'),
+            (f'"train_flops": {100 * FT}', '"train_flops": -100'),
             r":4: report\.train_flops: .*greater than or equal to 0",
         ),
-        (('"train_flops": 100', f'"train_flops": {10**400}'), r":4: report\.train_flops: .*less"),
         (
-            ('"train_work": null', '"train_work": {"samples": -1}'),
-            r":4: report\.train_work\.samples: .*greater than or equal to 0",
+            (f'"train_flops": {100 * FT}', f'"train_flops": {10**400}'),
+            r":4: report\.train_flops: .*less",
+        ),
+        (
+            ('"eval_forward_work": {"real_tokens": 60', '"eval_forward_work": {"real_tokens": -1'),
+            r":4: report\.eval_forward_work\.real_tokens: .*greater than or equal to 0",
+        ),
+        (('"loss": 0.5', '"loss": NaN'), r":4: report\.loss: .*finite number"),
+        (
+            ('"flops_check_error": 0.0', '"flops_check_error": -0.5'),
+            r":4: report\.flops_check_error: .*greater than or equal to 0",
         ),
     ],
 )
@@ -185,6 +209,28 @@ def test_a_restored_recorder_rebuilds_open_trials_from_the_ledger(tmp_path) -> N
     ledger = read_ledger(path)
     assert {t: e.status for t, e in ledger.trial_ends.items()} == {"a": "completed", "b": "stopped"}
     assert ledger.open_trials() == []
+
+
+def test_a_restored_recorder_never_writes_an_epoch_twice(tmp_path) -> None:
+    from aiperf.score.recorder import LedgerRecorder
+
+    path = tmp_path / "ledger.jsonl"
+    writer = LedgerWriter(path)
+    writer.append(RunStart(run_id="r", t0=T0, seed=1, duration_s=60.0))
+    writer.close()
+    recorder = LedgerRecorder(path)
+    recorder.setup()
+    recorder.on_trial_start(0, [], fake_trial("b", 1))
+    first = {**asdict(report("b", 0, T0 + 10, 10, 1, 0.6, 0.6)), "training_iteration": 1}
+    recorder.on_trial_result(0, [], fake_trial("b", 1), first)
+    recorder.writer.close()  # the master died before Tune saved the trial's new checkpoint
+    restored = pickle.loads(pickle.dumps(recorder))
+    restored.setup()
+    redone = {**first, "end_time": T0 + 30, "val_accuracy": 0.9}  # the epoch, run again
+    restored.on_trial_result(0, [], fake_trial("b", 1), redone)
+    restored.writer.close()
+    ledger = read_ledger(path)
+    assert ledger.duplicate_reports == 0 and [r.val_accuracy for r in ledger.reports] == [0.6]
 
 
 def test_progress_is_the_scorers_view(ledger_path) -> None:

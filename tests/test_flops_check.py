@@ -1,16 +1,32 @@
-"""The runtime FLOPs self-check: exact on our models, loud on a wrong count, invisible."""
+"""The runtime FLOPs self-check: exact on our models, loud on a wrong count, invisible.
+
+Each part — a training step, evaluation's clean passes, the attack — is run under FlopCounterMode
+on a transformer and a conv genome, and a count that is wrong in one part is caught by that part.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
 import torch
 from ledgers import write_example_ledger
 
 from aiperf.flops import PLAIN_STEP, cost_model
 from aiperf.models import build_model, genome_from_dict
 from aiperf.score import read_ledger, score_run
-from aiperf.spec import TrainSpec, UegrSpec, parse_spec
+from aiperf.spec import RobustnessSpec, TrainSpec, UegrSpec, WorkloadSpec, parse_spec
 from aiperf.train import UegrStep
-from aiperf.train.flops_check import check_step_flops
+from aiperf.train.attacks import EvalContext
+from aiperf.train.flops_check import (
+    _check_workload,
+    check_attack_flops,
+    check_eval_flops,
+    check_step_flops,
+    self_check,
+)
+from aiperf.train.trial import first_batch
+from aiperf.workload import load_workload
 
 GENOME = genome_from_dict(
     {
@@ -95,3 +111,121 @@ def test_self_check_is_exact_on_a_first_batch_of_mixed_lengths() -> None:
     analytic = cost_model(GENOME, 2).costs(*tokens.shape).step_flops(build_step(model).passes)
     check = check_step_flops(model, build_step, (tokens, mask, labels), analytic)
     assert check.rel_error == 0.0
+
+
+GENOMES = {
+    "transformer": genome_from_dict(
+        {
+            "embed_dim": 16,
+            "blocks": [{"type": "transformer", "heads": 4, "ffn_dim": 32}],
+            "classifier_hidden": 8,
+            "dropout": 0.1,
+        }
+    ),
+    "conv": genome_from_dict(
+        {"embed_dim": 16, "blocks": [{"type": "conv", "kernel": 5, "width": 24}], "pooling": "max"}
+    ),
+}
+WORKLOAD = load_workload(WorkloadSpec(train_size=200, val_size=40, test_size=40, max_len=12), 0)
+ATTACKS = {
+    "pgd": RobustnessSpec(attack="pgd", epsilon=1.0, steps=2, samples=40),
+    "word_substitution": RobustnessSpec(attack="word_substitution", swaps=2, samples=40),
+}
+
+
+def genome_model(kind: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(GENOMES[kind], len(WORKLOAD.vocab), 2, WORKLOAD.max_len)
+
+
+def eval_context(kind: str, attack: str = "pgd", costs=None) -> EvalContext:
+    costs = costs or cost_model(GENOMES[kind], 2)
+    return EvalContext(WORKLOAD, ATTACKS[attack], costs, 8, "cpu")
+
+
+def uegr_step(net):
+    return UegrStep(net, TrainSpec(), "cpu", UegrSpec(), seed=0)
+
+
+@pytest.mark.parametrize("kind", sorted(GENOMES))
+def test_step_check_is_exact_per_block_type(kind) -> None:
+    model, batch = genome_model(kind), first_batch(WORKLOAD.train, 16, "cpu")
+    analytic = (
+        cost_model(GENOMES[kind], 2).costs(*batch[0].shape).step_flops(uegr_step(model).passes)
+    )
+    check = check_step_flops(model, uegr_step, batch, analytic)
+    assert check.analytic_flops > 0 and check.measured_flops == check.analytic_flops
+
+
+@pytest.mark.parametrize("kind", sorted(GENOMES))
+def test_eval_check_is_exact_per_block_type(kind) -> None:
+    check = check_eval_flops(genome_model(kind), eval_context(kind))
+    assert check.analytic_flops > 0 and check.measured_flops == check.analytic_flops
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+@pytest.mark.parametrize("kind", sorted(GENOMES))
+def test_attack_check_is_exact_per_block_type(kind, attack) -> None:
+    check = check_attack_flops(genome_model(kind), eval_context(kind, attack))
+    assert check is not None
+    assert check.analytic_flops > 0 and check.measured_flops == check.analytic_flops
+
+
+def test_the_eval_checks_cover_two_lengths_and_run_the_attacks_passes() -> None:
+    """The attack check's count includes PGD's input-gradient passes (a forward-only price falls
+    short), over sentences of at least two lengths (a one-point check of the polynomial in L)."""
+    context = eval_context("transformer")
+    forward_only = replace(context.costs, input_grad=(0, 0, 0))
+    short = check_attack_flops(genome_model("transformer"), replace(context, costs=forward_only))
+    assert short is not None and short.analytic_flops < 0.9 * short.measured_flops
+    lengths = _check_workload(WORKLOAD, 16).test.mask.sum(dim=1)
+    assert len(set(lengths.tolist())) == 2
+
+
+def test_a_wrong_eval_count_is_caught() -> None:
+    """A counter that prices the wrong FFN width (a gene read wrongly) is off by more than 1%."""
+    wide = genome_from_dict(
+        {
+            "embed_dim": 16,
+            "blocks": [{"type": "transformer", "heads": 4, "ffn_dim": 48}],
+            "classifier_hidden": 8,
+        }
+    )
+    context = eval_context("transformer", costs=cost_model(wide, 2))
+    assert check_eval_flops(genome_model("transformer"), context).rel_error > 0.01
+
+
+def test_a_wrong_attack_count_is_caught_and_reported_by_the_trial_check() -> None:
+    """Input-gradient passes priced 10% low: only the attack check sees it, and the trial's
+    error (the largest of the three) is that one."""
+    context = eval_context("conv")
+    poly = context.costs.input_grad
+    cheap = replace(
+        context, costs=replace(context.costs, input_grad=tuple(9 * c // 10 for c in poly))
+    )
+    model, batch = genome_model("conv"), first_batch(WORKLOAD.train, 16, "cpu")
+    # the step's count uses the right costs, so only evaluation's pricing is wrong
+    step_flops = context.costs.costs(*batch[0].shape).step_flops(uegr_step(model).passes)
+    check = self_check(model, uegr_step, batch, step_flops, cheap)
+    assert check.step.rel_error == 0.0 and check.evaluation.rel_error == 0.0
+    assert check.attack is not None and check.attack.rel_error > 0.01
+    assert check.rel_error == check.attack.rel_error
+
+
+def test_with_robustness_off_there_is_no_attack_to_check() -> None:
+    context = replace(eval_context("conv"), robustness=RobustnessSpec(samples=0))
+    assert check_attack_flops(genome_model("conv"), context) is None
+    model, batch = genome_model("conv"), first_batch(WORKLOAD.train, 16, "cpu")
+    wrong_step = 1  # the step check still counts: a wrong step count is still caught
+    assert self_check(model, uegr_step, batch, wrong_step, context).rel_error > 0.99
+
+
+def test_the_eval_checks_leave_model_and_rng_untouched() -> None:
+    model = genome_model("transformer").train()
+    before = [p.detach().clone() for p in model.parameters()]
+    state = torch.random.get_rng_state()
+    check_eval_flops(model, eval_context("transformer"))
+    check_attack_flops(model, eval_context("transformer", "pgd"))
+    assert torch.equal(state, torch.random.get_rng_state())
+    assert model.training and all(p.grad is None for p in model.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))

@@ -12,7 +12,8 @@ import aiperf
 
 ROOT = Path(aiperf.__file__).parent
 BELOW_REPORT = ("score", "flops", "models", "train", "workload", "search", "hw")
-BASE = ("aiperf", "errors", "spec", "rundir")  # the package root (its version) and the base layer
+# the package root (its version) and the base layer
+BASE = ("aiperf", "errors", "safe_yaml", "spec", "rundir")
 
 
 def unit(module: str) -> str:

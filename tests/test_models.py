@@ -20,8 +20,10 @@ from aiperf.models import (
     genome_id,
     load_genome,
 )
+from aiperf.models.genome import MAX_PARAMETERS, check_parameter_budget, parameter_count
 
 VOCAB, CLASSES, MAX_LEN = 40, 3, 12
+LE = "Input should be less than or equal to"
 
 
 def _transformer(**overrides: object) -> dict:
@@ -92,8 +94,16 @@ def test_genome_id_is_stable_and_distinguishes() -> None:
         ({"blocks": [_conv(width=-4)]}, "genome.blocks.0.width: Input should be greater than 0"),
         ({"dropout": 1.0}, "genome.dropout: Input should be less than 1"),
         ({"blocks": [_conv(size=3)]}, "genome.blocks.0.size: unknown key"),
+        ({"embed_dim": 8194}, f"genome.embed_dim: {LE} 8192"),
+        ({"blocks": [_conv()] * 65}, "genome.blocks: Tuple should have at most 64 items"),
+        ({"blocks": [_transformer(heads=512)]}, f"genome.blocks.0.heads: {LE} 256"),
+        ({"blocks": [_transformer(ffn_dim=65_537)]}, f"genome.blocks.0.ffn_dim: {LE} 65536"),
+        ({"blocks": [_conv(kernel=257)]}, f"genome.blocks.0.kernel: {LE} 255"),
+        ({"blocks": [_conv(width=65_537)]}, f"genome.blocks.0.width: {LE} 65536"),
+        ({"classifier_hidden": 65_537}, f"genome.classifier_hidden: {LE} 65536"),
+        ({"dropout": float("nan")}, "genome.dropout: Input should be a finite number"),
     ],
-)
+)  # fmt: skip
 def test_invalid_genome_is_one_line_naming_the_field(change: dict, expected: str) -> None:
     with pytest.raises(GenomeError) as info:
         genome_from_dict({**GENOMES["mixed"], **change})
@@ -103,11 +113,29 @@ def test_invalid_genome_is_one_line_naming_the_field(change: dict, expected: str
 
 
 def test_load_genome_reports_bad_files(tmp_path) -> None:
-    with pytest.raises(GenomeError, match=r"^genome: cannot read"):
+    with pytest.raises(GenomeError, match=r"^genome: .*missing\.json: cannot read"):
         load_genome(tmp_path / "missing.json")
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(GenomeError, match=r"^genome: invalid JSON"):
         load_genome(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize("name", sorted(GENOMES))
+def test_parameter_count_matches_the_built_model(name: str) -> None:
+    genome = genome_from_dict(GENOMES[name])
+    built = sum(p.numel() for p in _model(name).parameters())
+    assert parameter_count(genome, VOCAB, CLASSES, MAX_LEN) == built
+    bigger = sum(p.numel() for p in build_model(genome, 2 * VOCAB, 7, 2 * MAX_LEN).parameters())
+    assert parameter_count(genome, 2 * VOCAB, 7, 2 * MAX_LEN) == bigger
+
+
+def test_parameter_budget_names_the_largest_block() -> None:
+    small, huge = _transformer(), _transformer(heads=8, ffn_dim=65_536)
+    genome = genome_from_dict(_genome_dict([small] + [huge] * 10 + [small], embed_dim=8192))
+    assert parameter_count(genome, VOCAB, CLASSES, MAX_LEN) > MAX_PARAMETERS
+    with pytest.raises(GenomeError, match=r"^genome\.blocks\.1: the model would have [\d,]+ "):
+        check_parameter_budget(genome, VOCAB, CLASSES, MAX_LEN)
+    check_parameter_budget(genome_from_dict(GENOMES["mixed"]), VOCAB, CLASSES, MAX_LEN)
 
 
 def test_block_registry_rejects_unknown_type() -> None:

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from ledgers import T0, write_example_ledger
+from ledgers import CPU_MEASURED, CPU_PEAK, T0, example_system, flops, write_example_ledger
 
 from aiperf.report.build import build_report
 from aiperf.report.console import si
@@ -33,21 +33,7 @@ from aiperf.spec import dump_spec, parse_spec
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXAMPLE_SPEC = {"name": "example", "seed": 1, "min_duration": 30, "quality_gate": 0.5}
-
-
-def example_system() -> dict:
-    """A one-node CPU system.json with known peaks (datasheet 1000, measured 500 FLOPS)."""
-    node = {
-        "hostname": "node-a",
-        "platform": "Linux-test",
-        "cpu": {"model": "Test CPU 9000", "logical_cores": 2},
-        "memory_bytes": 8_000_000_000,
-        "gpus": [],
-        "gpu_note": "no NVIDIA GPU",
-        "software": {"python": "3.11", "aiperf": "0.1.0"},
-        "peak_flops": {"fp32": {"datasheet_flops": 1000.0, "measured_flops": 500.0, "basis": "x"}},
-    }
-    return {"cluster": {"address": None, "cpus": 2.0, "gpus": 0.0, "nodes": 1}, "nodes": [node]}
+TOTAL = flops(600, 50)  # the example ledger's FLOPs
 
 
 def make_run_dir(folder: Path, **spec_fields) -> Path:
@@ -76,13 +62,13 @@ def built(tmp_path_factory) -> tuple[Path, dict]:
 
 def test_report_numbers_by_hand(built) -> None:
     _, summary = built
-    assert summary.flops == pytest.approx(650 / 40)  # 16.25 FLOPS
-    assert summary.regulated_score == pytest.approx(16.25 * abs(math.log(1 - 0.65)))
+    assert summary.flops == pytest.approx(TOTAL / 40)
+    assert summary.regulated_score == pytest.approx(TOTAL / 40 * abs(math.log(1 - 0.65)))
     assert summary.best_test_accuracy == 0.65  # trial b: best validation, not a's test 0.90
-    assert summary.best_robust_accuracy == pytest.approx(0.8)
-    assert summary.total_flops == 650
-    assert summary.utilisation_datasheet == pytest.approx(16.25 / 1000)
-    assert summary.utilisation_measured == pytest.approx(16.25 / 500)
+    assert summary.robust_accuracy_of_best == pytest.approx(0.55)
+    assert summary.total_flops == TOTAL
+    assert summary.utilisation_datasheet == pytest.approx(TOTAL / 40 / CPU_PEAK)
+    assert summary.utilisation_measured == pytest.approx(TOTAL / 40 / CPU_MEASURED)
     assert summary.valid is True
 
 
@@ -150,7 +136,7 @@ def test_mllog_lines_parse_and_are_timed_from_the_ledger(built) -> None:
     assert by_key["run_stop"]["time_ms"] == (T0 + 40) * 1000
     assert by_key["run_stop"]["metadata"]["status"] == "success"
     assert events[-1]["key"] == "run_stop"
-    assert by_key["flops"]["value"] == pytest.approx(16.25)
+    assert by_key["flops"]["value"] == pytest.approx(TOTAL / 40)
     accuracy = [e for e in events if e["key"] == "eval_accuracy"]
     assert [(e["value"], e["metadata"]["epoch_num"]) for e in accuracy] == [
         (0.55, 1),

@@ -52,12 +52,16 @@ def test_summary_has_the_promised_fields(run_dir) -> None:
     assert summary["trials_completed"] >= 1
     assert 0.5 < summary["best_test_accuracy"] <= 1.0
     assert summary["seed"] == 1234
-    assert isinstance(summary["valid"], bool)
-    assert summary["valid"] == (summary["invalid_reasons"] == [])
+    # 25 s with a smaller workload: open division, INVALID only for its length; the ledger
+    # audit (every report re-derived, the run's logic) finds nothing
+    assert summary["division"] == "open"
+    assert any("spec.workload.train_size" in note for note in summary["division_notes"])
+    assert summary["valid"] is False
+    assert [r for r in summary["invalid_reasons"] if "below the spec's minimum" not in r] == []
     for key in ("utilisation_datasheet", "utilisation_measured", "energy_j", "flops_per_watt"):
         assert key in summary
     assert 0 < summary["utilisation_measured"] < 1  # this CPU's measured GEMM peak is known
-    assert summary["best_robust_accuracy"] is not None
+    assert summary["robust_accuracy_of_best"] is not None
 
 
 def test_summary_equals_a_recomputation_from_the_ledger(run_dir) -> None:

@@ -1,4 +1,5 @@
-"""Scoring: a hand-made ledger gives hand-computed FLOPS, accuracy and regulated score."""
+"""Scoring: a hand-made ledger gives hand-computed FLOPS, accuracy and regulated score (FLOPs in
+the ledger's work units: ``flops(train, eval)``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ import math
 from dataclasses import replace
 
 import pytest
-from ledgers import report, write_example_ledger
+from ledgers import (
+    CPU_MEASURED,
+    CPU_PEAK,
+    cpu_node,
+    example_system,
+    flops,
+    report,
+    write_example_ledger,
+)
 
 from aiperf.score import read_ledger, score_run
 from aiperf.score.ledger import LedgerError
@@ -27,21 +36,25 @@ def spec(**fields):
     )
 
 
+TOTAL = flops(600, 50)  # the example's work: train 100 + 200 + 300 units, eval 20 + 30 + 0
+
+
 def test_timeline_by_hand(ledger) -> None:
     summary, timeline = score_run(ledger, spec())
     assert [p.t_s for p in timeline] == [10.0, 20.0, 30.0, 40.0]
-    assert [p.ops_flops for p in timeline] == [120, 350, 650, 650]
-    assert [p.flops for p in timeline] == pytest.approx([12.0, 17.5, 650 / 30, 16.25])
+    assert [p.ops_flops for p in timeline] == [flops(100, 20), flops(300, 50), TOTAL, TOTAL]
+    expected = [flops(100, 20) / 10, flops(300, 50) / 20, TOTAL / 30, TOTAL / 40]
+    assert [p.flops for p in timeline] == pytest.approx(expected)
     # selection on validation, reported on test: trial b's 0.65 even after a's test 0.90
     assert [p.best_test_accuracy for p in timeline] == [0.55, 0.65, 0.65, 0.65]
-    assert timeline[0].regulated_score == pytest.approx(12.0 * abs(math.log(0.45)))
-    assert summary.flops == pytest.approx(16.25)
-    assert summary.regulated_score == pytest.approx(16.25 * abs(math.log(0.35)))
-    assert summary.total_flops == 650
-    assert (summary.train_flops, summary.eval_flops) == (600, 50)
+    assert timeline[0].regulated_score == pytest.approx(expected[0] * abs(math.log(0.45)))
+    assert summary.flops == pytest.approx(TOTAL / 40)
+    assert summary.regulated_score == pytest.approx(TOTAL / 40 * abs(math.log(0.35)))
+    assert summary.total_flops == TOTAL
+    assert (summary.train_flops, summary.eval_flops) == (flops(600, 0), flops(0, 50))
     assert summary.duration_s == pytest.approx(40.0)
-    assert [p.best_robust_accuracy for p in timeline] == pytest.approx([0.45, 0.55, 0.8, 0.8])
-    assert summary.best_robust_accuracy == pytest.approx(0.8)
+    # robust accuracy of the validation-selected model, never the best any report reached (0.8)
+    assert [p.robust_accuracy for p in timeline] == pytest.approx([0.45, 0.55, 0.55, 0.55])
     assert summary.robust_accuracy_of_best == pytest.approx(0.55)  # trial b, selected on val
 
 
@@ -64,7 +77,7 @@ def test_short_run_and_low_accuracy_are_invalid(ledger) -> None:
 
 def test_stability_cv_uses_second_half(ledger) -> None:
     _, timeline = score_run(ledger, spec())
-    values = [650 / 30, 16.25]
+    values = [TOTAL / 30, TOTAL / 40]
     mean = sum(values) / 2
     expected = math.sqrt(sum((v - mean) ** 2 for v in values)) / mean  # n - 1 = 1
     assert stability_cv(timeline) == pytest.approx(expected)
@@ -116,27 +129,38 @@ def test_ledger_lines_are_whole_json(tmp_path) -> None:
     assert records[0]["kind"] == "run_start"
 
 
-def system_with_peaks(datasheet: float, measured: float) -> dict:
-    node = {"peak_flops": {"fp32": {"datasheet_flops": datasheet, "measured_flops": measured}}}
-    return {"nodes": [node, node]}  # two nodes: the peaks add up
+def two_nodes(measured: float = CPU_MEASURED) -> dict:
+    node = cpu_node()
+    node["measured_gemm_flops"]["cpu"]["fp32"] = measured
+    return example_system([node, {**node, "hostname": "node-b", "ray_node_ip": "127.0.0.3"}])
 
 
 def test_utilisation_against_both_peaks(ledger) -> None:
-    summary, _ = score_run(ledger, spec(), system_with_peaks(1000.0, 500.0))
-    assert summary.utilisation_datasheet == pytest.approx(16.25 / 2000)
-    assert summary.utilisation_measured == pytest.approx(16.25 / 1000)
+    summary, _ = score_run(ledger, spec(), two_nodes())  # two nodes: the peaks add up
+    assert summary.utilisation_datasheet == pytest.approx(TOTAL / 40 / (2 * CPU_PEAK))
+    assert summary.utilisation_measured == pytest.approx(TOTAL / 40 / (2 * CPU_MEASURED))
     assert summary.valid is True
 
 
+def test_datasheet_peak_is_rederived_not_read(ledger) -> None:
+    system = two_nodes()
+    for node in system["nodes"]:  # a forger's figures: ignored
+        node["cpu"]["estimated_peak_flops"] = {"fp32": 1e30}
+        node["peak_flops"] = {"fp32": {"datasheet_flops": 1e30, "measured_flops": 1e30}}
+    summary, _ = score_run(ledger, spec(), system)
+    assert summary.peak_flops_datasheet == pytest.approx(2 * CPU_PEAK)
+
+
 def test_utilisation_at_or_above_one_is_invalid(ledger) -> None:
-    summary, _ = score_run(ledger, spec(), system_with_peaks(100.0, 8.0))
-    assert summary.utilisation_measured == pytest.approx(16.25 / 16)
+    summary, _ = score_run(ledger, spec(), two_nodes(measured=TOTAL / 40 / 2))
+    assert summary.utilisation_measured == pytest.approx(1.0)
     assert summary.valid is False
     assert any("utilisation_measured" in r for r in summary.invalid_reasons)
 
 
 def test_unknown_peaks_and_energy_are_null_with_reasons(ledger) -> None:
-    summary, _ = score_run(ledger, spec(), {"nodes": [{"peak_flops": {}}]})
+    node = {**cpu_node(), "cpu": {"model": "unknown"}, "measured_gemm_flops": {}}
+    summary, _ = score_run(ledger, spec(), example_system([node]))
     for key in ("utilisation_datasheet", "utilisation_measured", "energy_j", "flops_per_watt"):
         assert getattr(summary, key) is None
     assert len(summary.hardware_notes) == 3
@@ -150,7 +174,7 @@ def test_energy_gives_flops_per_watt(tmp_path) -> None:
     path.write_text("\n".join(lines) + "\n")
     summary, _ = score_run(read_ledger(path), spec())
     assert summary.energy_j == 65.0
-    assert summary.flops_per_watt == pytest.approx(650 / 65.0)
+    assert summary.flops_per_watt == pytest.approx(TOTAL / 65.0)
 
 
 def test_energy_of_one_node_is_not_reported_for_a_cluster(tmp_path) -> None:
@@ -159,6 +183,6 @@ def test_energy_of_one_node_is_not_reported_for_a_cluster(tmp_path) -> None:
     lines = path.read_text().splitlines()
     lines[-1] = lines[-1].replace('"energy": null', '"energy": {"total_j": 65.0}')
     path.write_text("\n".join(lines) + "\n")
-    summary, _ = score_run(read_ledger(path), spec(), system_with_peaks(1000.0, 500.0))
+    summary, _ = score_run(read_ledger(path), spec(), two_nodes())
     assert summary.energy_j is None and summary.flops_per_watt is None
     assert any("master's node only" in note for note in summary.hardware_notes)

@@ -12,7 +12,7 @@ import pytest
 from slurmcluster import slurm_available, start_slurm, stop_slurm, wait_for_job
 
 from aiperf.cli import main
-from aiperf.cluster.slurm import SlurmJob, render_batch_script
+from aiperf.cluster.slurm import SlurmError, SlurmJob, job_name, render_batch_script
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -54,6 +54,91 @@ def test_script_follows_the_ray_slurm_pattern() -> None:
                   "mpirun -np", "--nodes 2 --address"):  # fmt: skip
         assert piece in script, piece
     assert script.index("mpirun") < script.index("ray start --head")  # MPI before Ray
+
+
+HOSTILE = "$(touch PWNED) `touch PWNED` 'q\" #x"
+
+
+def _slurm_argument(line: str) -> str:
+    """The first argument of an ``#SBATCH`` line as Slurm's ``_get_argument`` (sbatch/opt.c)
+    reads it: a backslash escapes the next character, quotes group, an unescaped ``#`` ends it."""
+    out, quote, escaped = [], "", False
+    for ch in line.removeprefix("#SBATCH "):
+        if escaped:
+            out.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif quote and ch == quote:
+            quote = ""
+        elif quote:
+            out.append(ch)
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#" or ch.isspace():
+            break
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def test_hostile_paths_are_quoted_and_run_nothing(tmp_path: Path) -> None:
+    run_dir = tmp_path / f"run {HOSTILE}"
+    spec = tmp_path / f"spec {HOSTILE}\nline two.yaml"
+    venv = tmp_path / f"venv {HOSTILE}"
+    script = render_batch_script(job(run_dir=run_dir, spec=spec), venv_bin=venv)
+    assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
+    output = next(line for line in script.splitlines() if line.startswith("#SBATCH --output="))
+    assert _slurm_argument(output) == f"--output={run_dir}/slurm-%j.out"
+    # Run the lines that use the paths, with python and export stubbed to print their arguments.
+    lines = script.splitlines()
+    driver = lines.index(
+        next(line for line in lines if line.startswith("python -m aiperf.cli run"))
+    )
+    driver_end = lines.index("status=$?")  # the spec path's newline spans a line, quoted
+    path_line = next(line for line in lines if line.startswith("export PATH="))
+    shell = "\n".join(
+        [
+            "python() { printf '<%s>\\n' \"$@\"; }",
+            path_line.replace("export PATH=", "echo_path=", 1),
+            "printf '<%s>\\n' \"$echo_path\"",
+            next(line for line in lines if line.startswith("run_dir=")),
+            "netbench=(); head_ip=h; port=1",
+            *lines[driver:driver_end],
+        ]
+    )  # fmt: skip
+    done = subprocess.run(["bash", "-c", shell], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "PWNED").exists()
+    printed = done.stdout
+    assert f"<{venv}:" in printed
+    assert f"<--spec>\n<{spec}>\n" in printed
+    assert f"<--out>\n<{run_dir}>\n" in printed
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"partition": "gpu\n#SBATCH --uid=0"}, "--partition: expected letters, digits"),
+        ({"partition": "a b"}, "--partition: expected letters, digits"),
+        ({"account": "$(id)"}, "--account: expected letters, digits"),
+        (
+            {"run_dir": Path("/results/a\nrm -rf ~")},
+            "--out: a control character in the run directory",
+        ),
+    ],
+)
+def test_sbatch_line_values_are_validated(fields: dict, message: str) -> None:
+    with pytest.raises(SlurmError) as info:
+        job(**fields)
+    assert str(info.value).startswith(message)
+    assert "\n" not in str(info.value)
+
+
+def test_partition_lists_and_job_names_stay_within_sbatch_syntax() -> None:
+    assert job(partition="gpu,gpu-long.2").partition == "gpu,gpu-long.2"
+    assert job_name(Path(f"/r/{HOSTILE}")) == "aiperf-__touch_PWNED___touch_PWNED___q___x"
+    assert len(job_name(Path("/r/" + "x" * 100))) == 64
 
 
 @pytest.mark.parametrize(

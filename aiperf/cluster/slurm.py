@@ -2,6 +2,9 @@
 ``sbatch``, and read a job's state (its run's progress is the scorer's: ``aiperf.score.progress``).
 
 Placeholders in the template are ``@@{name}``, so bash's own ``${…}`` and ``$@`` stay untouched.
+A run directory or spec path is the user's and may hold anything (``$(…)``, quotes, spaces): every
+value in a shell line is ``shlex.quote``d; values in ``#SBATCH`` lines, which Slurm parses itself,
+are validated (partition, account), sanitised (job name) or backslash-escaped (output path).
 """
 
 from __future__ import annotations
@@ -17,11 +20,17 @@ from pathlib import Path
 from string import Template
 
 from aiperf.errors import UserError
+from aiperf.rundir import write_json_atomic, write_text_atomic
 from aiperf.spec import shipped_file
 
 TEMPLATE = Path("launch/slurm/aiperf.sbatch")
 JOB_RECORD = "slurm.json"
 _TIME_RE = re.compile(r"^(\d+-)?\d{1,2}:\d{2}:\d{2}$")
+# A partition or account name; a partition may list several, comma-separated.
+_SBATCH_NAME_RE = re.compile(r"^[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*$")
+_NOT_IN_JOB_NAME = re.compile(r"[^A-Za-z0-9._-]")
+_SLURM_ESCAPE = re.compile(r"([^A-Za-z0-9._/%+,:=@-])")  # what #SBATCH needs a backslash before
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # a newline would end the #SBATCH line
 _OBJECT_STORE_BYTES = 2_000_000_000  # per node: trials pass small configs, not tensors
 
 
@@ -53,6 +62,25 @@ class SlurmJob:
             raise SlurmError("--nodes and --cpus-per-node must be ≥ 1, --gpus-per-node ≥ 0")
         if not _TIME_RE.match(self.time):
             raise SlurmError(f"--time: expected HH:MM:SS or D-HH:MM:SS (got {self.time!r})")
+        for flag, value in (("--partition", self.partition), ("--account", self.account)):
+            if value is not None and not _SBATCH_NAME_RE.match(value):
+                raise SlurmError(
+                    f"{flag}: expected letters, digits, '.', '_' or '-' (got {value!r})"
+                )
+        if _CONTROL.search(str(self.run_dir)):
+            where = str(self.run_dir)[:80]
+            raise SlurmError(f"--out: a control character in the run directory (got {where!r})")
+
+
+def _sbatch_escaped(text: str) -> str:
+    """``text`` as one argument of an ``#SBATCH`` line: Slurm drops the backslash before each
+    escaped character, and no quote, space or ``#`` is read as syntax."""
+    return _SLURM_ESCAPE.sub(r"\\\1", text)
+
+
+def job_name(run_dir: Path) -> str:
+    """``aiperf-<run directory name>``, cut to 64 characters of ``[A-Za-z0-9._-]``."""
+    return _NOT_IN_JOB_NAME.sub("_", f"aiperf-{run_dir.name}")[:64]
 
 
 def template_path() -> Path:
@@ -64,23 +92,26 @@ def template_path() -> Path:
 
 
 def render_batch_script(job: SlurmJob, venv_bin: Path | None = None) -> str:
-    """The batch script for ``job``; every placeholder must be filled."""
-    extra = [f"#SBATCH --gres=gpu:{job.gpus_per_node}"] if job.gpus_per_node else []
+    """The batch script for ``job``; every placeholder must be filled, every value quoted."""
+    nodes, cpus, gpus = int(job.nodes), int(job.cpus_per_node), int(job.gpus_per_node)
+    run_dir = job.run_dir.resolve()
+    extra = [f"#SBATCH --gres=gpu:{gpus}"] if gpus else []
     extra += [f"#SBATCH --partition={job.partition}"] if job.partition else []
     extra += [f"#SBATCH --account={job.account}"] if job.account else []
     values = {
-        "job_name": f"aiperf-{job.run_dir.name}"[:64],
-        "nodes": job.nodes,
-        "cpus_per_node": job.cpus_per_node,
-        "gpus_per_node": job.gpus_per_node,
+        "job_name": job_name(job.run_dir),
+        "nodes": nodes,
+        "cpus_per_node": cpus,
+        "gpus_per_node": gpus,
         "time": job.time,
-        "run_dir": job.run_dir.resolve(),
+        "output": _sbatch_escaped(f"{run_dir}/slurm-%j.out"),
+        "run_dir": shlex.quote(str(run_dir)),
         "sbatch_extra": "\n".join(extra),
-        "venv_bin": venv_bin or Path(sys.executable).parent,
-        "netbench": "true" if job.netbench and job.nodes > 1 else "false",
-        "step_gres": f"--gres=gpu:{job.gpus_per_node}" if job.gpus_per_node else "",
+        "venv_bin": shlex.quote(str(venv_bin or Path(sys.executable).parent)),
+        "netbench": "true" if job.netbench and nodes > 1 else "false",
+        "step_gres": f"--gres=gpu:{gpus}" if gpus else "",
         "object_store_bytes": _OBJECT_STORE_BYTES,
-        "spec": job.spec.resolve(),
+        "spec": shlex.quote(str(job.spec.resolve())),
         "run_args": shlex.join(job.run_args),
     }
     return _SbatchTemplate(template_path().read_text()).substitute(values)
@@ -90,7 +121,7 @@ def submit(job: SlurmJob) -> str:
     """Write the script into the run directory, ``sbatch`` it, record and return the job id."""
     job.run_dir.mkdir(parents=True, exist_ok=True)
     script = job.run_dir / "aiperf.sbatch"
-    script.write_text(render_batch_script(job))
+    write_text_atomic(script, render_batch_script(job))
     done = subprocess.run(
         ["sbatch", "--parsable", str(script)], capture_output=True, text=True, check=False
     )
@@ -98,7 +129,7 @@ def submit(job: SlurmJob) -> str:
         raise SlurmError(f"sbatch failed: {(done.stderr or done.stdout).strip().splitlines()[-1]}")
     job_id = done.stdout.strip().split(";")[0]
     record = {"job_id": job_id, "script": str(script), "submitted": time.time()}
-    (job.run_dir / JOB_RECORD).write_text(json.dumps(record, indent=2))
+    write_json_atomic(job.run_dir / JOB_RECORD, record)
     return job_id
 
 

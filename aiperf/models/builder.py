@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from aiperf.models.blocks import Dropout, build_block
-from aiperf.models.genome import Genome
+from aiperf.models.genome import Genome, check_parameter_budget
 
 
 class TextClassifier(nn.Module):
@@ -90,5 +90,8 @@ def _classifier(dim: int, hidden: int, num_classes: int, dropout: float) -> nn.M
 
 
 def build_model(genome: Genome, vocab_size: int, num_classes: int, max_len: int) -> TextClassifier:
-    """The text classifier a genome describes; PyTorch default init, so seed torch to repeat it."""
+    """The text classifier a genome describes; PyTorch default init, so seed torch to repeat it.
+
+    GenomeError before anything is allocated if it would have more than ``MAX_PARAMETERS``."""
+    check_parameter_budget(genome, vocab_size, num_classes, max_len)
     return TextClassifier(genome, vocab_size, num_classes, max_len)

@@ -1,19 +1,35 @@
 """The genome: a typed, frozen, JSON-serialisable description of one text-classifier architecture.
 
 Every invalid genome fails with a one-line ``GenomeError`` that names the field, e.g.
-``genome.blocks.1.heads: 3 does not divide embed_dim 64``.
+``genome.blocks.1.heads: 3 does not divide embed_dim 64``. Every size is bounded (``MAX_*``, the
+same bounds the spec's search space has), and ``check_parameter_budget`` refuses a model of more
+than ``MAX_PARAMETERS`` before anything is allocated: a hostile genome file is an error, not an
+out-of-memory kill.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from aiperf.errors import UserError
+from aiperf.safe_yaml import read_text_capped
+from aiperf.spec import (
+    MAX_BLOCKS,
+    MAX_CONV_KERNEL,
+    MAX_CONV_WIDTH,
+    MAX_EMBED_DIM,
+    MAX_FFN_DIM,
+    MAX_HEADS,
+)
+
+MAX_PARAMETERS = 1_000_000_000  # 4 GB of fp32 weights, before gradients and optimizer state
+MAX_GENOME_BYTES = 1 << 20  # a genome file is a few hundred bytes
 
 
 class GenomeError(UserError):
@@ -21,15 +37,15 @@ class GenomeError(UserError):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TransformerGene(_Frozen):
     """A pre-LayerNorm transformer encoder block: self-attention then a GELU feed-forward."""
 
     type: Literal["transformer"] = "transformer"
-    heads: int = Field(ge=1)
-    ffn_dim: int = Field(gt=0)
+    heads: int = Field(ge=1, le=MAX_HEADS)
+    ffn_dim: int = Field(gt=0, le=MAX_FFN_DIM)
     residual: bool = True
 
 
@@ -37,8 +53,8 @@ class ConvGene(_Frozen):
     """A 1-D convolution block over the sequence: conv(kernel, width) → GELU → pointwise conv."""
 
     type: Literal["conv"] = "conv"
-    kernel: int = Field(ge=1)
-    width: int = Field(gt=0)
+    kernel: int = Field(ge=1, le=MAX_CONV_KERNEL)
+    width: int = Field(gt=0, le=MAX_CONV_WIDTH)
     residual: bool = True
 
     @field_validator("kernel")
@@ -58,10 +74,10 @@ BLOCK_TYPES: tuple[str, ...] = tuple(
 class Genome(_Frozen):
     """A whole architecture: embedding width, the block stack, pooling, head and dropout rate."""
 
-    embed_dim: int = Field(gt=0)
-    blocks: tuple[BlockGene, ...] = Field(min_length=1, max_length=24)
+    embed_dim: int = Field(gt=0, le=MAX_EMBED_DIM)
+    blocks: tuple[BlockGene, ...] = Field(min_length=1, max_length=MAX_BLOCKS)
     pooling: Literal["mean", "max"] = "mean"
-    classifier_hidden: int = Field(0, ge=0)  # 0 = a linear head
+    classifier_hidden: int = Field(0, ge=0, le=MAX_FFN_DIM)  # 0 = a linear head
     dropout: float = Field(0.0, ge=0, lt=1)
 
     @model_validator(mode="after")
@@ -84,8 +100,8 @@ class Genome(_Frozen):
         """Parse JSON text; raise GenomeError with one line on anything invalid."""
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise GenomeError(f"genome: invalid JSON: {err}") from None
+        except (ValueError, RecursionError) as err:  # ValueError: bad JSON or a 5000-digit int
+            raise GenomeError(f"genome: invalid JSON: {_short_repr(str(err), 120)}") from None
         return genome_from_dict(data)
 
 
@@ -99,16 +115,64 @@ def genome_from_dict(data: Any) -> Genome:
 
 def load_genome(path: str | Path) -> Genome:
     """Read a genome from a JSON file; raise GenomeError on an unreadable or invalid file."""
-    try:
-        text = Path(path).read_text()
-    except OSError as err:
-        raise GenomeError(f"genome: cannot read {path}: {err.strerror or err}") from None
+    text = read_text_capped(Path(path), f"genome: {path}", GenomeError, MAX_GENOME_BYTES)
     return Genome.from_json(text)
 
 
 def genome_id(genome: Genome) -> str:
     """A short, stable id: the first 12 hex digits of the SHA-256 of the canonical JSON."""
     return hashlib.sha256(genome.to_json().encode()).hexdigest()[:12]
+
+
+def _transformer_parameters(gene: TransformerGene, dim: int) -> int:
+    """Two LayerNorms, the Q/K/V/out projections and the two FFN linears, with biases."""
+    norms = 2 * 2 * dim
+    attention = 4 * (dim * dim + dim)
+    ffn = (dim * gene.ffn_dim + gene.ffn_dim) + (gene.ffn_dim * dim + dim)
+    return norms + attention + ffn
+
+
+def _conv_parameters(gene: ConvGene, dim: int) -> int:
+    """One LayerNorm, the k-wide conv (D → width) and the pointwise conv back, with biases."""
+    return 2 * dim + (dim * gene.width * gene.kernel + gene.width) + (gene.width * dim + dim)
+
+
+# The parameter count of one block, by gene type (``aiperf.models.blocks.BLOCKS`` builds them).
+BLOCK_PARAMETERS: dict[str, Callable[[Any, int], int]] = {
+    "transformer": _transformer_parameters,
+    "conv": _conv_parameters,
+}
+
+
+def _parameter_shares(
+    genome: Genome, vocab_size: int, num_classes: int, max_len: int
+) -> dict[str, int]:
+    """The parameters ``build_model`` would make, by the genome field that sizes them."""
+    dim, hidden = genome.embed_dim, genome.classifier_hidden
+    head = dim * num_classes + num_classes
+    if hidden:
+        head = (dim * hidden + hidden) + (hidden * num_classes + num_classes)
+    shares = {"embed_dim": (vocab_size + max_len) * dim + 2 * dim}  # embeddings, final norm
+    for index, gene in enumerate(genome.blocks):
+        shares[f"blocks.{index}"] = BLOCK_PARAMETERS[gene.type](gene, dim)
+    return {**shares, "classifier_hidden": head}
+
+
+def parameter_count(genome: Genome, vocab_size: int, num_classes: int, max_len: int) -> int:
+    """The number of parameters of the genome's model, counted without building it."""
+    return sum(_parameter_shares(genome, vocab_size, num_classes, max_len).values())
+
+
+def check_parameter_budget(genome: Genome, vocab_size: int, num_classes: int, max_len: int) -> None:
+    """GenomeError naming the largest part unless the model has at most ``MAX_PARAMETERS``."""
+    shares = _parameter_shares(genome, vocab_size, num_classes, max_len)
+    total = sum(shares.values())
+    if total > MAX_PARAMETERS:
+        field = max(shares, key=lambda name: shares[name])
+        raise GenomeError(
+            f"genome.{field}: the model would have {total:,} parameters, over the limit of "
+            f"{MAX_PARAMETERS:,} ({shares[field]:,} of them here; vocabulary {vocab_size:,})"
+        )
 
 
 def describe_genome_error(err: ValidationError) -> str:

@@ -53,11 +53,8 @@ def headline_numbers(s: Summary) -> list[Headline]:
         Headline("FLOPS", si(s.flops, "FLOPS"), "train + eval, over the whole run"),
         Headline("Regulated score", si(s.regulated_score, "FLOPS"), "FLOPS · |ln(1 − acc)|"),
         Headline("Best test accuracy", percent(s.best_test_accuracy), "selected on validation"),
-        Headline(
-            "Best robust accuracy",
-            percent(s.best_robust_accuracy),
-            f"of the selected model: {percent(s.robust_accuracy_of_best)}",
-        ),
+        Headline("Robust accuracy", percent(s.robust_accuracy_of_best), "of the selected model"),
+        Headline("Division", division(s), "; ".join(s.division_notes[:3])),
         Headline("Utilisation", utilisation(s), "of datasheet / measured peak"),
         Headline("Energy", energy(s), energy_note(s)),
         Headline("Total work", si(s.total_flops, "FLOP"), f"{s.duration_s:.1f} s run"),
@@ -80,6 +77,12 @@ def energy_note(s: Summary) -> str:
     if s.energy_j is None:
         return (s.hardware_notes or ["not measured"])[-1]
     return si(s.flops_per_watt, "FLOPS/W")
+
+
+def division(s: Summary) -> str:
+    """``closed (tiny v1)``: the division and the rules the run was scored by."""
+    rules = f" ({s.spec_name} v{s.rules_version})" if s.rules_version is not None else ""
+    return s.division + rules
 
 
 def trial_counts(s: Summary) -> str:

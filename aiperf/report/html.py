@@ -41,7 +41,7 @@ CAPTIONS = {
     "regulated": "regulated(t) = FLOPS(t) · |ln(1 − acc(t))|: the same machine scores higher "
     "when its search reaches better models.",
     "accuracy": "acc(t): test accuracy of the report with the best validation accuracy so far; "
-    "robust: the highest accuracy under the spec's attack any report reached.",
+    "robust: that model's accuracy under the spec's attack.",
     "scatter": "One point per trial: its total work and the test accuracy of its best-validation "
     "report (hollow: robust accuracy; star: the run's selected model).",
     "gantt": "Each bar is one report interval (training epoch + evaluation); each row is one "
@@ -165,7 +165,7 @@ def _timeline(timeline: list[TimelinePoint]) -> str:
             si(p.ops_flops, "FLOP"),
             si(p.flops, "FLOPS"),
             percent(p.best_test_accuracy),
-            percent(p.best_robust_accuracy),
+            percent(p.robust_accuracy),
             si(p.regulated_score, "FLOPS"),
             str(p.reports),
         ]

@@ -164,7 +164,7 @@ def _final_events(ledger: Ledger, summary: Summary) -> list[Event]:
         "flops": summary.flops,
         "regulated_score": summary.regulated_score,
         "best_test_accuracy": summary.best_test_accuracy,
-        "best_robust_accuracy": summary.best_robust_accuracy,
+        "robust_accuracy_of_best": summary.robust_accuracy_of_best,
         "total_flops": summary.total_flops,
     }
     events = [event(end, POINT, key, value) for key, value in results.items()]

@@ -89,12 +89,13 @@ def regulated_plot(timeline: list[TimelinePoint]) -> bytes:
 
 
 def accuracy_plot(timeline: list[TimelinePoint], quality_gate: float) -> bytes:
-    """acc(t) (selected on validation) and the best robust accuracy, with the quality gate."""
+    """acc(t) and the robust accuracy of the same (validation-selected) model, with the quality
+    gate."""
     fig, ax = _axes(PLOT_TITLES["accuracy"], "accuracy")
     times = [p.t_s for p in timeline]
     for values, color, label in (
         ([p.best_test_accuracy for p in timeline], GREEN, "clean test acc (best val)"),
-        ([p.best_robust_accuracy for p in timeline], RED, "best robust acc"),
+        ([p.robust_accuracy for p in timeline], RED, "robust acc (best val)"),
     ):
         ys = [float("nan") if v is None else v for v in values]
         ax.step(times, ys, where="post", color=color, label=label, linewidth=2)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from aiperf.rundir import TIMELINE, TRIALS, write_text_atomic
 from aiperf.score.ledger import Ledger, Report, TrialStart
-from aiperf.score.timeline import TimelinePoint, best_report, finite
+from aiperf.score.timeline import TimelinePoint, best_report
 
 
 def trials_table(ledger: Ledger) -> pd.DataFrame:
@@ -24,7 +24,6 @@ def trials_table(ledger: Ledger) -> pd.DataFrame:
 
 def _trial_row(trial: TrialStart, reports: list[Report], ledger: Ledger) -> dict[str, Any]:
     best = best_report(reports)
-    robust = [r.robust_accuracy for r in reports if finite(r.robust_accuracy)]
     end = ledger.trial_ends.get(trial.trial_id)
     return {
         "trial_id": trial.trial_id,
@@ -35,7 +34,7 @@ def _trial_row(trial: TrialStart, reports: list[Report], ledger: Ledger) -> dict
         "flops": sum(r.flops for r in reports),
         "best_val_accuracy": best.val_accuracy if best else None,
         "test_accuracy_at_best_val": best.test_accuracy if best else None,
-        "best_robust_accuracy": max(robust, default=None),
+        "robust_accuracy_at_best_val": best.robust_accuracy if best else None,
         **{f"hp_{k}": v for k, v in trial.hparams.items()},
         "blocks": "-".join(b["type"] for b in trial.genome["blocks"]),
         "embed_dim": trial.genome["embed_dim"],

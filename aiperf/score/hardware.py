@@ -1,25 +1,95 @@
 """Score additions from the hardware: utilisation against peak FLOPS, energy and FLOPS per watt.
 
-Utilisation = FLOPS / Σ peak of every node at the run's precision, against the datasheet (GPU
-tables; an estimate on CPU nodes) and against the GEMM peak measured at start-up. Energy comes
-from the counters read at the start and end of the run, where the hardware has them.
+Utilisation = FLOPS / Σ peak of every node at the run's precision. The datasheet peak is
+re-derived here, never read from ``system.json``'s own figures: GPUs by their device names with
+aiperf's datasheet table, CPUs by the estimate from their recorded facts (cores, clock, SIMD
+flags). An unknown device leaves the peak unknown (the result is then unverified). The measured
+GEMM peak is what the run recorded at start-up. Energy comes from the counters read at the start
+and end of the run, where the hardware has them.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
-from aiperf.hw.inventory import peak_for
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from aiperf.hw.cpu import CpuFacts, estimated_peak_flops
+from aiperf.hw.inventory import peak_for, peak_summary
+from aiperf.hw.peaks import datasheet_peaks
 
 if TYPE_CHECKING:
+    from aiperf.score.ledger import Report
     from aiperf.score.summary import Summary
 
 PRECISION_OF_TRAINING = {"fp32": "fp32", "bf16": "bf16", "fp16": "fp16"}
+MAX_NODES = 4096
+MAX_CORES = 4096  # per node: more is not a plausible CPU
+MAX_MHZ = 10_000.0
+_LENIENT = ConfigDict(extra="ignore", allow_inf_nan=False)
 
 
-def total_peaks(system: dict[str, Any] | None, precision: str) -> tuple[float | None, float | None]:
-    """Σ (datasheet, measured) peak FLOPS over ``system.json``'s nodes; None if any is unknown."""
-    nodes = (system or {}).get("nodes") or []
+class _Gpu(BaseModel):
+    model_config = _LENIENT
+    index: int = Field(ge=0, le=1024)
+    name: str = Field(max_length=256)
+
+
+class _Cpu(BaseModel):
+    model_config = _LENIENT
+    model: str = Field("unknown", max_length=256)
+    logical_cores: int | None = Field(None, ge=1, le=MAX_CORES)
+    physical_cores: int | None = Field(None, ge=1, le=MAX_CORES)
+    max_mhz: float | None = Field(None, gt=0, le=MAX_MHZ)
+    mhz_source: str | None = Field(None, max_length=256)
+    flags: list[str] = Field([], max_length=4096)
+
+
+class _Node(BaseModel):
+    model_config = _LENIENT
+    hostname: str = Field("", max_length=256)
+    ray_node_ip: str | None = Field(None, max_length=64)
+    cpu: _Cpu
+    gpus: list[_Gpu] = Field([], max_length=64)
+    measured_gemm_flops: dict[str, dict[str, float | None]] = Field({}, max_length=65)
+
+
+class _System(BaseModel):
+    model_config = _LENIENT
+    nodes: list[_Node] = Field(max_length=MAX_NODES)
+
+
+def rederived_nodes(system: dict[str, Any] | None) -> tuple[list[dict[str, Any]], list[str]]:
+    """``system.json``'s nodes with every datasheet peak re-derived, and notes on what could not
+    be read (a node list that does not parse gives no nodes)."""
+    try:
+        parsed = _System.model_validate(system or {})
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "nodes"
+        return [], [f"system.json: {where}: {first['msg']}: no peak can be derived"]
+    return [_rederived(node) for node in parsed.nodes], []
+
+
+def _rederived(node: _Node) -> dict[str, Any]:
+    """One node as an inventory whose datasheet figures come from aiperf's own tables."""
+    estimate, _ = estimated_peak_flops(CpuFacts(**node.cpu.model_dump()))
+    gpus = [
+        {**gpu.model_dump(), "datasheet_peak_flops": datasheet_peaks(gpu.name)} for gpu in node.gpus
+    ]
+    inventory = {
+        "hostname": node.hostname,
+        "ray_node_ip": node.ray_node_ip,
+        "cpu": {**node.cpu.model_dump(), "estimated_peak_flops": estimate},
+        "gpus": gpus,
+        "measured_gemm_flops": node.measured_gemm_flops,
+    }
+    return {**inventory, "peak_flops": peak_summary(inventory)}
+
+
+def total_peaks(nodes: list[dict[str, Any]], precision: str) -> tuple[float | None, float | None]:
+    """Σ (datasheet, measured) peak FLOPS over the nodes; None if any node's is unknown."""
     if not nodes:
         return None, None
     peaks = [peak_for(node, PRECISION_OF_TRAINING[precision]) for node in nodes]
@@ -31,29 +101,48 @@ def total_peaks(system: dict[str, Any] | None, precision: str) -> tuple[float | 
     )
 
 
+def report_peak(nodes: list[dict[str, Any]], report: Report) -> float | None:
+    """The most FLOPS the devices of ``report`` can run at any precision (its node's CPU, or its
+    GPUs), from the re-derived datasheet figures; None when the node or the figure is unknown."""
+    node = next((n for n in nodes if report.node in (n["ray_node_ip"], n["hostname"])), None)
+    if node is None:
+        return None
+    if report.device == "cpu":
+        figures = [node["cpu"]["estimated_peak_flops"]]
+    else:
+        figures = [gpu["datasheet_peak_flops"] for gpu in node["gpus"]]
+    known = [v for figure in figures for v in figure.values() if v is not None]
+    if not known or len(known) < len(figures):
+        return None
+    return max(known) * max(1, len(report.gpu_ids))
+
+
 def hardware_fields(
     flops: float,
     total_flops: int,
-    system: dict[str, Any] | None,
+    system: tuple[list[dict[str, Any]], list[str]],
     precision: str,
     energy: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """The Summary's hardware fields: ``utilisation_datasheet``, ``utilisation_measured``,
-    ``energy_j``, ``flops_per_watt`` (None where unknown) and ``hardware_notes`` saying why a
-    value is missing."""
-    datasheet, measured = total_peaks(system, precision)
+    """The Summary's hardware fields from ``rederived_nodes``' result: ``utilisation_datasheet``,
+    ``utilisation_measured``, ``energy_j``, ``flops_per_watt`` (None where unknown) and
+    ``hardware_notes`` saying why a value is missing."""
+    nodes, notes = system[0], list(system[1])
+    datasheet, measured = total_peaks(nodes, precision)
     energy = energy or {}
     energy_j = energy.get("total_j")
-    if len((system or {}).get("nodes") or []) > 1 and energy_j is not None:
+    if not (isinstance(energy_j, int | float) and math.isfinite(energy_j) and energy_j > 0):
+        energy_j = None
+    if len(nodes) > 1 and energy_j is not None:
         energy = {"note": "energy counters are read on the master's node only: not a cluster total"}
         energy_j = None
-    notes = []
     if datasheet is None:
         notes.append(f"no datasheet peak for every device at {precision}")
     if measured is None:
         notes.append(f"no measured GEMM peak for every device at {precision}")
     if energy_j is None:
-        notes.append(energy.get("note") or "energy was not measured")
+        note = energy.get("note")
+        notes.append(note[:200] if isinstance(note, str) else "energy was not measured")
     return {
         "precision": precision,
         "peak_flops_datasheet": datasheet,

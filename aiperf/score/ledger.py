@@ -4,14 +4,16 @@ Record kinds (``kind``): ``run_start`` (t0, seed), ``trial`` (a trial's proposal
 (the work of one report interval), ``trial_failure`` (an attempt failed; retried or not),
 ``trial_end`` (status), ``run_resume`` (the master came back), ``run_end``. The record types below
 are the whole contract: the writer writes them and ``read_ledger`` returns them, each line
-validated on read (known kind, every field present with its type, no unknown key), so a reader
-never looks a key up by its spelling. A report is counted once per (trial, epoch): a duplicate
-(an epoch redone after a master crash) is skipped on read.
+validated on read (known kind, every field present with its type, no unknown key, no NaN or
+Infinity), so a reader never looks a key up by its spelling. A report is counted once per
+(trial, epoch): a repeat is kept aside in ``Ledger.duplicates`` for the audit, which accepts it
+only when it is identical to the first.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -24,7 +26,8 @@ from aiperf.flops import Work
 from aiperf.flops.passes import Count
 
 SCHEMA_VERSION = 1
-_STRICT = ConfigDict(extra="forbid")  # with strict validation: a typo or a wrong type fails
+# With strict validation: a typo, a wrong type, NaN or an infinity fails.
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class RunStart:
 
     run_id: str
     t0: float  # unix seconds when the search started: the origin of every timestamp
-    seed: int
+    seed: Count
     duration_s: float  # the spec's target duration
     slots: int = 1  # trials that fit at once
     trial_resources: dict[str, float] = field(default_factory=dict)  # what one trial asks for
@@ -47,7 +50,7 @@ class TrialStart:
     __pydantic_config__ = _STRICT
 
     trial_id: str
-    trial_index: int
+    trial_index: Count
     time: float
     genome: dict[str, Any]
     hparams: dict[str, Any]
@@ -76,16 +79,18 @@ class Report:
     train_flops: Count
     eval_flops: Count
     flops: Count  # train_flops + eval_flops
-    loss: float
+    loss: float | None  # mean training loss; None when it was not finite (the trial diverged)
     val_accuracy: float
     test_accuracy: float
     robust_accuracy: float | None  # test accuracy under the spec's attack (None: not measured)
-    flops_check_error: float | None  # |measured − analytic| / measured of the trial's self-check
+    # |measured − analytic| / measured of the trial's FLOPs self-check (None: it did not run)
+    flops_check_error: Annotated[float, Field(ge=0)] | None
     # The batch shapes behind the FLOPs (Σ B, Σ B·L, Σ B·L², real tokens): train_flops and
     # eval_flops re-derive from them and the trial's genome. None in ledgers older than them.
     train_work: Work | None = None  # the training steps (each runs the trial's StepPasses)
     eval_forward_work: Work | None = None  # evaluation's forward passes
     eval_input_grad_work: Work | None = None  # the attack's input-gradient passes
+    num_classes: Count | None = None  # the workload's classes (the head's size); None: older
     kind: Literal["report"] = "report"
     schema: int = SCHEMA_VERSION
 
@@ -144,9 +149,13 @@ _FROM_WORKER = [f.name for f in fields(Report) if f.name not in ("trial_id", "re
 def report_from_metrics(trial_id: str, report_index: int, metrics: dict[str, Any]) -> Report:
     """A trial's reported metrics as a Report record, validated (what a worker sends is input).
 
-    ``flops`` is train + eval; every other field comes from the metrics by name."""
+    ``flops`` is train + eval; a loss that is not finite becomes None (the ledger holds no NaN);
+    every other field comes from the metrics by name."""
     fields_ = {name: metrics[name] for name in _FROM_WORKER if name in metrics}
     fields_ |= {"flops": metrics["train_flops"] + metrics["eval_flops"]}
+    loss = fields_.get("loss")
+    if isinstance(loss, float) and not math.isfinite(loss):
+        fields_["loss"] = None
     return _REPORT.validate_python({**fields_, "trial_id": trial_id, "report_index": report_index})
 
 
@@ -171,7 +180,7 @@ class LedgerWriter:
     def append(self, record: Record) -> None:
         if self._file is None:
             self._file = self.path.open("a", encoding="utf-8")
-        self._file.write(json.dumps(asdict(record), sort_keys=True) + "\n")
+        self._file.write(json.dumps(asdict(record), sort_keys=True, allow_nan=False) + "\n")
         self._file.flush()
 
     def close(self) -> None:
@@ -194,9 +203,18 @@ class Ledger:
     trial_ends: dict[str, TrialEnd] = field(default_factory=dict)
     failures: list[TrialFailure] = field(default_factory=list)
     resumes: list[RunResume] = field(default_factory=list)
-    duplicate_reports: int = 0  # (trial, epoch) reported again after a resume: not counted
+    duplicates: list[Report] = field(default_factory=list)  # a (trial, epoch) seen again
     source: str = "ledger"  # where it was read from, for error messages
-    _seen: set[tuple[str, int]] = field(default_factory=set, repr=False)
+    _first: dict[tuple[str, int], Report] = field(default_factory=dict, repr=False)
+
+    @property
+    def duplicate_reports(self) -> int:
+        """Reports of a (trial, epoch) already reported: not counted."""
+        return len(self.duplicates)
+
+    def first_report(self, duplicate: Report) -> Report:
+        """The counted report of the (trial, epoch) that ``duplicate`` repeats."""
+        return self._first[(duplicate.trial_id, duplicate.epoch)]
 
     @property
     def start(self) -> RunStart:
@@ -234,10 +252,10 @@ class Ledger:
 
     def _add_report(self, record: Report) -> None:
         key = (record.trial_id, record.epoch)
-        if key in self._seen:
-            self.duplicate_reports += 1
+        if key in self._first:
+            self.duplicates.append(record)
             return
-        self._seen.add(key)
+        self._first[key] = record
         self.reports.append(record)
 
 
@@ -246,8 +264,10 @@ def parse_record(line: str | bytes, where: str) -> Record:
     try:
         return _RECORD.validate_json(line, strict=True)
     except ValidationError as err:
-        if err.errors()[0]["type"] == "json_invalid":
-            raise NotJsonError(f"{where}: not a JSON object") from None
+        first = err.errors()[0]
+        if first["type"] == "json_invalid":
+            why = first["msg"].removeprefix("Invalid JSON: ").split(" at line ")[0]
+            raise NotJsonError(f"{where}: not a JSON object ({why})") from None
         raise LedgerError(f"{where}: {_first_problem(err)}") from None
 
 

@@ -3,8 +3,10 @@
 It keeps no state that the ledger does not hold. Ray Tune pickles its callbacks with the
 experiment; a pickled recorder carries only the ledger's path. Tune's lifecycle does the rest:
 ``setup`` (at the start of a run, and again when ``aiperf run --resume`` restores it) opens the
-ledger and rebuilds the open trials from it; ``on_experiment_end`` (after the deadline, a signal
-or the last trial) closes the trials still open as ``stopped`` and closes the file.
+ledger and rebuilds the open trials and the reported (trial, epoch) pairs from it — an epoch redone
+after the master died (its trial restored from an older checkpoint) is not written again, so a
+ledger never holds two different reports of one epoch; ``on_experiment_end`` (after the deadline,
+a signal or the last trial) closes the trials still open as ``stopped`` and closes the file.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class LedgerRecorder(tune.Callback):
         self.ledger_path = ledger_path
         self.writer = LedgerWriter(ledger_path)
         self.open_trials: set[str] = set()
+        self.reported: set[tuple[str, int]] = set()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"ledger_path": self.ledger_path}
@@ -41,8 +44,11 @@ class LedgerRecorder(tune.Callback):
         self.__init__(state["ledger_path"])
 
     def setup(self, **info: Any) -> None:
-        """A run starts or resumes: the trials the ledger shows open are still open."""
-        self.open_trials = set(read_ledger(self.ledger_path).open_trials())
+        """A run starts or resumes: the trials the ledger shows open are still open, and what it
+        has reported stays reported."""
+        ledger = read_ledger(self.ledger_path)
+        self.open_trials = set(ledger.open_trials())
+        self.reported = {(r.trial_id, r.epoch) for r in ledger.reports}
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         """The run ended: trials still running were stopped by it."""
@@ -69,7 +75,11 @@ class LedgerRecorder(tune.Callback):
         self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
     ) -> None:
         index = result["training_iteration"] - 1
-        self.writer.append(report_from_metrics(trial.trial_id, index, result))
+        report = report_from_metrics(trial.trial_id, index, result)
+        if (report.trial_id, report.epoch) in self.reported:
+            return  # an epoch redone after a resume: the first report stands
+        self.reported.add((report.trial_id, report.epoch))
+        self.writer.append(report)
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.writer.append(TrialFailure(trial.trial_id, time.time(), _error(trial), True))

@@ -14,8 +14,10 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 from aiperf import __version__
 from aiperf.errors import UserError
 from aiperf.flops import FLOPS_CONVENTION, Work
-from aiperf.score.hardware import hardware_fields, utilisation_reasons
+from aiperf.score.audit import audit_ledger
+from aiperf.score.hardware import hardware_fields, rederived_nodes, utilisation_reasons
 from aiperf.score.ledger import Ledger
+from aiperf.score.rules import rules_for
 from aiperf.score.timeline import (
     TimelinePoint,
     best_report,
@@ -46,7 +48,6 @@ class Summary:
     regulated_score: float  # flops · |ln(1 − best_test_accuracy)|
     best_test_accuracy: float | None  # test accuracy of the best-validation report
     best_val_accuracy: float | None
-    best_robust_accuracy: float | None  # the highest robust accuracy any report reached
     duration_s: float  # T: from t0 to the run's end
     total_flops: int
     train_flops: int
@@ -67,7 +68,10 @@ class Summary:
     duplicate_reports_skipped: int
     best_trial_id: str | None
     best_genome: dict[str, Any] | None
-    robust_accuracy_of_best: float | None
+    robust_accuracy_of_best: float | None  # robust accuracy of the validation-selected model
+    rules_version: int | None  # of the shipped spec whose rules scored the run
+    division: str  # closed | open | unofficial (aiperf.score.rules)
+    division_notes: list[str]  # why the run is open or unofficial
     precision: str
     peak_flops_datasheet: float | None
     peak_flops_measured: float | None
@@ -101,22 +105,22 @@ _SUMMARY = TypeAdapter(Summary)
 def score_run(
     ledger: Ledger, spec: Spec, system: dict[str, Any] | None = None
 ) -> tuple[Summary, list[TimelinePoint]]:
-    """The summary and the timeline of a run, from the ledger (plus the spec's rules and the
-    peaks in ``system.json``)."""
+    """The summary and the timeline of a run, from the ledger, the spec (what ran), the rules of
+    the shipped spec it names and the devices in ``system.json``."""
+    rules = rules_for(spec)
     t0, length_s = ledger.t0, run_length_s(ledger)
-    timeline = build_timeline(ledger.reports, t0, length_s, spec.score.grid_points)
+    timeline = build_timeline(ledger.reports, t0, length_s, rules.spec.score.grid_points)
     final = timeline[-1]
-    energy = ledger.run_end.energy if ledger.run_end else None
+    nodes = rederived_nodes(system)
     summary = Summary(
         run_id=ledger.start.run_id,
         spec_name=spec.name,
         seed=spec.seed,
-        aiperf_version=__version__,
+        aiperf_version=spec.aiperf_version or __version__,
         flops=final.flops,
         regulated_score=final.regulated_score,
         best_test_accuracy=final.best_test_accuracy,
         best_val_accuracy=final.best_val_accuracy,
-        best_robust_accuracy=final.best_robust_accuracy,
         duration_s=length_s,
         total_flops=final.ops_flops,
         train_flops=final.train_ops_flops,
@@ -126,47 +130,72 @@ def score_run(
         **_trial_counts(ledger),
         **run_events(ledger),
         **_best_trial(ledger),
-        **hardware_fields(final.flops, final.ops_flops, system, spec.train.precision, energy),
+        rules_version=spec.rules_version,
+        division=rules.division,
+        division_notes=list(rules.notes),
+        **hardware_fields(
+            final.flops, final.ops_flops, nodes, spec.train.precision, energy(ledger)
+        ),
         flops_convention=FLOPS_CONVENTION,
         valid=True,
         invalid_reasons=[],
     )
-    reasons = invalid_reasons(summary, spec, ledger) + utilisation_reasons(summary)
+    reasons = invalid_reasons(summary, rules.spec, ledger) + utilisation_reasons(summary)
+    reasons += audit_ledger(ledger, spec, nodes[0])
     return replace(summary, valid=not reasons, invalid_reasons=reasons), timeline
 
 
-def invalid_reasons(summary: Summary, spec: Spec, ledger: Ledger) -> list[str]:
-    """Every validity rule the run breaks, each as a sentence (empty list = valid)."""
+def energy(ledger: Ledger) -> dict[str, Any] | None:
+    """The energy the run's end recorded; after a resume only the last segment was measured
+    (the master that died took its counters with it), so none, with a note saying why."""
+    if ledger.resumes and ledger.run_end is not None:
+        return {"note": "energy unknown: the run was resumed and its first segment's was lost"}
+    return ledger.run_end.energy if ledger.run_end else None
+
+
+def invalid_reasons(summary: Summary, rules: Spec, ledger: Ledger) -> list[str]:
+    """Every validity rule of ``rules`` the run breaks, each as a sentence (empty: valid)."""
     reasons = []
-    if summary.duration_s < spec.min_duration:
+    if summary.duration_s < rules.min_duration:
         reasons.append(
             f"run length {summary.duration_s:.1f}s is below the spec's minimum "
-            f"{spec.min_duration:.1f}s"
+            f"{rules.min_duration:.1f}s"
         )
     if summary.partial:
         reasons.append(f"the run is partial: it ended {summary.end_reason}")
     accuracy = summary.best_test_accuracy
     if accuracy is None:
         reasons.append("no trial completed a report interval")
-    elif accuracy < spec.quality_gate:
+    elif accuracy < rules.quality_gate:
         reasons.append(
-            f"best test accuracy {accuracy:.4f} is below the quality gate {spec.quality_gate:.4f}"
+            f"best test accuracy {accuracy:.4f} is below the quality gate {rules.quality_gate:.4f}"
         )
     return reasons + flops_check_failures(ledger)
 
 
 def flops_check_failures(ledger: Ledger) -> list[str]:
-    """One reason per trial whose analytic count disagreed with FlopCounterMode by over 1%."""
-    errors: dict[str, float] = {}
+    """One reason per trial whose analytic count disagreed with FlopCounterMode by over 1%, or
+    that reported without a self-check result (the check is mandatory; a resumed trial carries
+    the result of the attempt whose checkpoint it continues)."""
+    errors: dict[str, float | None] = {}
     for report in ledger.reports:
-        if report.flops_check_error is not None:
-            previous = errors.get(report.trial_id, 0.0)
-            errors[report.trial_id] = max(report.flops_check_error, previous)
-    return [
+        previous = errors.get(report.trial_id, 0.0)
+        error = report.flops_check_error
+        errors[report.trial_id] = (
+            None if error is None or previous is None else max(error, previous)
+        )
+    unchecked = sorted(trial for trial, error in errors.items() if error is None)
+    reasons = [
         f"trial {trial}: analytic FLOPs differ from FlopCounterMode by {100 * error:.2f}% (> 1%)"
         for trial, error in sorted(errors.items())
-        if error > FLOPS_CHECK_TOLERANCE
+        if error is not None and error > FLOPS_CHECK_TOLERANCE
     ]
+    if unchecked:
+        shown = ", ".join(unchecked[:3]) + (
+            f" and {len(unchecked) - 3} more" if len(unchecked) > 3 else ""
+        )
+        reasons.append(f"trials without a FLOPs self-check result: {shown}")
+    return reasons
 
 
 def padding_share(ledger: Ledger) -> float | None:

@@ -2,8 +2,9 @@
 
 t is measured from t0, the moment the search started. ``Ops(t)`` sums the FLOPs of report
 records whose work ended by t0 + t; ``FLOPS(t) = Ops(t) / t`` (elapsed wall-clock, so idle slots,
-scheduling, evaluation and start-up all lower it); ``acc(t)`` is the test accuracy of the record
-with the best validation accuracy reported by t; ``regulated(t) = FLOPS(t) · |ln(1 − acc(t))|``.
+scheduling, evaluation and start-up all lower it); ``acc(t)`` (and the robust accuracy shown with
+it) is that of the record with the best validation accuracy reported by t;
+``regulated(t) = FLOPS(t) · |ln(1 − acc(t))|``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class TimelinePoint:
     eval_ops_flops: int
     best_val_accuracy: float | None
     best_test_accuracy: float | None
-    best_robust_accuracy: float | None  # the highest robust accuracy any report reached by t
+    robust_accuracy: float | None  # robust accuracy of the best (validation-selected) report
     regulated_score: float
     reports: int
 
@@ -66,7 +67,6 @@ def point_at(reports: list[Report], t0: float, t_s: float) -> TimelinePoint:
     eval_ops = sum(r.eval_flops for r in done)
     flops = (train_ops + eval_ops) / t_s if t_s > 0 else 0.0
     best = best_report(done)
-    robust = [r.robust_accuracy for r in done if finite(r.robust_accuracy)]
     test_acc = best.test_accuracy if best else None
     return TimelinePoint(
         t_s=t_s,
@@ -76,7 +76,7 @@ def point_at(reports: list[Report], t0: float, t_s: float) -> TimelinePoint:
         eval_ops_flops=eval_ops,
         best_val_accuracy=best.val_accuracy if best else None,
         best_test_accuracy=test_acc,
-        best_robust_accuracy=max(robust, default=None),
+        robust_accuracy=best.robust_accuracy if best else None,
         regulated_score=regulated_score(flops, test_acc),
         reports=len(done),
     )

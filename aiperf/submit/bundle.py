@@ -1,9 +1,11 @@
 """``aiperf submit``: a run packed into one deterministic ``.tar.gz`` a reviewer can re-score.
 
-Members: ``manifest.json`` (first), ``system.json`` (the SystemDescription) and ``run/…`` (the run
-directory without ``tune/``). The manifest lists every other member's path, size and SHA-256 and
-the key numbers the summary claims. Entries are sorted, mtimes, owners and modes fixed, the gzip
-header carries no name or time: the same inputs always give the same bytes.
+Members: ``manifest.json`` (first), ``signature.json`` (when signed with a private key), then
+``system.json`` (the SystemDescription) and ``run/…`` (the run directory without ``tune/``). The
+manifest lists every other member's path, size and SHA-256 (all but itself and the signature) and
+the key numbers the summary claims; the signature covers the manifest's exact bytes, so all of
+them. Entries are sorted, mtimes, owners and modes fixed, the gzip header carries no name or
+time, Ed25519 signatures are deterministic: the same inputs always give the same bytes.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from aiperf.score import Summary
 from aiperf.submit.system import SystemDescription
 
 MANIFEST = "manifest.json"
+SIGNATURE = "signature.json"  # aiperf.submit.signing: an Ed25519 signature of the manifest
 SYSTEM_MEMBER = "system.json"
 RUN_PREFIX = "run/"
 FORMAT = "aiperf-submission/1"
@@ -49,16 +52,24 @@ REQUIRED_RUN_FILES = (SPEC, SYSTEM, LEDGER, SUMMARY)
 FIXED_MTIME = 0
 
 
-def make_bundle(run_dir: Path, out: Path, system: SystemDescription) -> Path:
-    """Pack ``run_dir`` (minus ``tune/``) with ``system`` and a manifest into ``out``."""
+def make_bundle(
+    run_dir: Path, out: Path, system: SystemDescription, private_key: Path | None = None
+) -> Path:
+    """Pack ``run_dir`` (minus ``tune/``) with ``system`` and a manifest into ``out``, signed by
+    ``private_key`` when one is given."""
     for name in REQUIRED_RUN_FILES:
         if not (run_dir / name).is_file():
             raise RunDirError(f"{run_dir}: not a complete run directory (no {name})")
     members = {RUN_PREFIX + rel: data for rel, data in run_files(run_dir).items()}
     members[SYSTEM_MEMBER] = canonical_json(system.model_dump(mode="json"))
     summary = Summary.from_json((run_dir / SUMMARY).read_bytes(), where=str(run_dir / SUMMARY))
-    manifest = build_manifest(members, summary)
-    write_members(out, {MANIFEST: canonical_json(manifest), **dict(sorted(members.items()))})
+    manifest = canonical_json(build_manifest(members, summary))
+    head = {MANIFEST: manifest}
+    if private_key is not None:
+        from aiperf.submit.signing import sign_manifest  # cryptography only to sign; no cycle
+
+        head[SIGNATURE] = sign_manifest(manifest, private_key)  # Ed25519: deterministic bytes
+    write_members(out, {**head, **dict(sorted(members.items()))})
     return out
 
 

@@ -1,99 +1,115 @@
-"""``aiperf check``: is a submission bundle intact, well-formed, honestly scored and valid?
+"""``aiperf check``: is a submission bundle intact, signed, honestly scored, valid — and in which
+division, verified or not?
 
-(a) the manifest lists exactly the members present, with matching sizes and SHA-256, and is
-itself in canonical form with claims equal to the summary's; (b) spec, ledger, summary and system
-description parse; (c) the ledger re-scores to the claimed numbers; (d) the run is VALID. Every
-problem is one sentence in ``failures``; only an unreadable archive raises BundleError.
+(a) The archive is read under caps (``aiperf.submit.archive``); the manifest lists exactly the
+members present with matching sizes and SHA-256, is canonical, and claims what the summary says;
+a signature, when given a public key, verifies. (b) Spec, ledger, summary and both system files
+parse. (c) The run is re-scored from its ledger by the rules of the shipped spec it names
+(``aiperf.score.rules``), every report's work re-derived and the ledger's logic audited
+(``aiperf.score.audit``); every field of the bundled summary must equal the re-scored one. (d) The
+re-scored run is VALID and a shipped benchmark's (closed or open). (e) The system description
+agrees with the run's ``system.json``. Hardware whose datasheet peak cannot be re-derived leaves
+the result *unverified*: shown, never ranked. Every problem is one sentence in ``failures``; only
+an archive that cannot be read at all raises BundleError.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import json
 import math
-import tarfile
 import tempfile
 import warnings
-import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from aiperf.errors import UserError
 from aiperf.rundir import LEDGER, SPEC, SUMMARY, SYSTEM
 from aiperf.score import Ledger, Summary, SummaryError, read_ledger, score_run
+from aiperf.score.hardware import rederived_nodes
 from aiperf.spec import Spec, load_spec
+from aiperf.submit.archive import BundleError, read_members
 from aiperf.submit.bundle import (
     CLAIMED_KEYS,
     FORMAT,
     MANIFEST,
     RUN_PREFIX,
+    SIGNATURE,
     SYSTEM_MEMBER,
     canonical_json,
 )
-from aiperf.submit.system import SystemDescriptionError, validate_system
+from aiperf.submit.signing import signer_fingerprint, verify_signature
+from aiperf.submit.system import SystemDescription, SystemDescriptionError, validate_system
 
-RESCORED_KEYS = ("flops", "regulated_score", "best_test_accuracy", "total_flops", "valid")
 REL_TOLERANCE = 1e-9
+UNVERIFIED_NOTES = ("no datasheet peak", "system.json:")  # hardware notes that leave it unverified
 
-
-class BundleError(UserError):
-    """Input that is not a submission bundle at all (not a tar.gz, or no manifest.json)."""
+__all__ = ["BundleError", "CheckResult", "check_bundle"]
 
 
 @dataclass
 class CheckResult:
     """The verdict on a bundle: ok when there is no failure; the re-scored summary if any."""
 
-    ok: bool
     failures: list[str] = field(default_factory=list)
     rescored: Summary | None = None
+    unverified: list[str] = field(default_factory=list)  # why the hardware is not verified
+    signer: str | None = None  # fingerprint of the key that signed the manifest
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def division(self) -> str | None:
+        return self.rescored.division if self.rescored else None
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``aiperf check --json`` prints (and a leaderboard stores)."""
+        summary = self.rescored
+        return {
+            "verdict": "PASS" if self.ok else "FAIL",
+            "failures": self.failures,
+            "division": self.division,
+            "division_notes": summary.division_notes if summary else [],
+            "rules_version": summary.rules_version if summary else None,
+            "spec_name": summary.spec_name if summary else None,
+            "verified": not self.unverified,
+            "unverified": self.unverified,
+            "signer": self.signer,
+            "rescored": summary.to_json() if summary else None,
+        }
 
 
-def check_bundle(path: Path) -> CheckResult:
-    """Verify integrity, schemas, the claimed score and validity of the bundle at ``path``."""
+def check_bundle(path: Path, public_key: Path | None = None) -> CheckResult:
+    """Verify the bundle at ``path`` (and its signature against ``public_key``, when given)."""
     members, failures = read_members(path)
-    summary, summary_failures = _summary(members)
-    failures += manifest_failures(members, summary) + summary_failures
-    _system_description(members, failures)
-    rescored = _rescore(members, failures)
-    if rescored is not None and summary is not None:
-        failures += claim_failures(summary, rescored)
-    if rescored is not None and not rescored.valid:
-        failures += [f"the run is INVALID: {reason}" for reason in rescored.invalid_reasons]
-    return CheckResult(ok=not failures, failures=failures, rescored=rescored)
-
-
-def read_members(path: Path) -> tuple[dict[str, bytes], list[str]]:
-    """Every regular member's bytes (read in memory, never extracted), and failures for odd
-    members; BundleError when the archive is unreadable or has no manifest."""
-    try:
-        raw = gzip.decompress(path.read_bytes())  # checks the gzip CRC of the whole stream
-        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tar:
-            members, failures = _members(tar)
-    except (OSError, EOFError, zlib.error, tarfile.TarError) as err:
-        raise BundleError(f"bundle {path}: not a readable tar.gz ({err})") from None
     if MANIFEST not in members:
         raise BundleError(f"bundle {path}: no {MANIFEST} — not an aiperf submission bundle")
-    return members, failures
-
-
-def _members(tar: tarfile.TarFile) -> tuple[dict[str, bytes], list[str]]:
-    members: dict[str, bytes] = {}
-    failures = []
-    for info in tar.getmembers():
-        name = info.name
-        if not info.isfile():
-            failures.append(f"bundle member {name} is not a regular file")
-        elif name.startswith("/") or ".." in name.split("/"):
-            failures.append(f"bundle member {name} has an unsafe path")
-        elif name in members:
-            failures.append(f"bundle member {name} appears twice")
-        else:
-            members[name] = tar.extractfile(info).read()
-    return members, failures
+    signature = members.get(SIGNATURE)
+    signer = signer_fingerprint(members[MANIFEST], signature) if signature is not None else None
+    if public_key is not None:
+        failures += verify_signature(members[MANIFEST], signature, public_key)
+    elif signature is not None and signer is None:
+        failures.append(f"{SIGNATURE} is not a valid signature of {MANIFEST}")
+    summary, summary_failures = _summary(members)
+    failures += manifest_failures(members, summary) + summary_failures
+    description = _system_description(members, failures)
+    run_system = _json_object(RUN_PREFIX + SYSTEM, members.get(RUN_PREFIX + SYSTEM), failures)
+    rescored = _rescore(members, run_system, failures)
+    if rescored is not None:
+        if summary is not None:
+            failures += summary_differences(summary, rescored)
+        failures += verdict_failures(rescored)
+    if description is not None and run_system is not None:
+        failures += description_failures(description, run_system)
+    return CheckResult(
+        failures=failures,
+        rescored=rescored,
+        unverified=unverified_reasons(rescored),
+        signer=signer,
+    )
 
 
 def manifest_failures(members: dict[str, bytes], summary: Summary | None) -> list[str]:
@@ -102,8 +118,8 @@ def manifest_failures(members: dict[str, bytes], summary: Summary | None) -> lis
     raw = members[MANIFEST]
     try:
         manifest = json.loads(raw)
-    except ValueError as err:
-        return [f"{MANIFEST} is not valid JSON ({err})"]
+    except (ValueError, RecursionError) as err:
+        return [f"{MANIFEST} is not valid JSON ({str(err)[:100]})"]
     shape = _manifest_shape(manifest)
     if shape:
         return shape
@@ -118,15 +134,15 @@ def _manifest_shape(manifest: Any) -> list[str]:
     if not isinstance(manifest, dict) or set(manifest) != {"format", "files", "claimed"}:
         return [f"{MANIFEST} must hold exactly the keys format, files and claimed"]
     if manifest["format"] != FORMAT:
-        return [f"{MANIFEST}: format {manifest['format']!r} is not {FORMAT!r}"]
+        return [f"{MANIFEST}: format {str(manifest['format'])[:40]!r} is not {FORMAT!r}"]
     files = manifest["files"]
     entry_keys = {"path", "size", "sha256"}
     if not isinstance(files, list) or not all(
-        isinstance(f, dict) and set(f) == entry_keys for f in files
+        isinstance(f, dict) and set(f) == entry_keys and isinstance(f["path"], str) for f in files
     ):
         return [f"{MANIFEST}: every files entry must hold exactly path, size and sha256"]
     paths = [f["path"] for f in files]
-    if paths != sorted(set(map(str, paths))):
+    if paths != sorted(set(paths)):
         return [f"{MANIFEST}: files must be listed once each, sorted by path"]
     if not isinstance(manifest["claimed"], dict):
         return [f"{MANIFEST}: claimed must be a mapping"]
@@ -136,7 +152,7 @@ def _manifest_shape(manifest: Any) -> list[str]:
 def file_failures(files: list[dict[str, Any]], members: dict[str, bytes]) -> list[str]:
     """Exactly the listed files are present, each with the listed size and SHA-256."""
     listed = {f["path"]: f for f in files}
-    present = set(members) - {MANIFEST}
+    present = set(members) - {MANIFEST, SIGNATURE}
     failures = [
         f"{name} is listed in the manifest but missing from the bundle"
         for name in sorted(set(listed) - present)
@@ -148,7 +164,7 @@ def file_failures(files: list[dict[str, Any]], members: dict[str, bytes]) -> lis
     for name in sorted(present & set(listed)):
         data, entry = members[name], listed[name]
         if len(data) != entry["size"]:
-            failures.append(f"{name}: size {len(data)} differs from the manifest's {entry['size']}")
+            failures.append(f"{name}: size {len(data)} differs from the manifest's")
         elif hashlib.sha256(data).hexdigest() != entry["sha256"]:
             failures.append(f"{name}: SHA-256 differs from the manifest (changed after bundling)")
     return failures
@@ -161,7 +177,7 @@ def _claims_vs_summary(claims: dict[str, Any], summary: Summary | None) -> list[
         return []  # a missing or broken summary fails elsewhere, with its own reason
     said = summary.to_json()
     return [
-        f"{MANIFEST} claims {key}={claims[key]!r} but {SUMMARY} says {said[key]!r}"
+        f"{MANIFEST} claims {key}={_short(claims[key])} but {SUMMARY} says {_short(said[key])}"
         for key in CLAIMED_KEYS
         if claims[key] != said[key]
     ]
@@ -178,23 +194,43 @@ def _summary(members: dict[str, bytes]) -> tuple[Summary | None, list[str]]:
         return None, [str(err)]
 
 
-def _system_description(members: dict[str, bytes], failures: list[str]) -> None:
-    if SYSTEM_MEMBER not in members:
-        failures.append(f"{SYSTEM_MEMBER} (the system description) is missing")
-        return
+def _system_description(members: dict[str, bytes], failures: list[str]) -> SystemDescription | None:
+    raw = _json_object(SYSTEM_MEMBER, members.get(SYSTEM_MEMBER), failures)
+    if raw is None:
+        return None
     try:
-        validate_system(json.loads(members[SYSTEM_MEMBER]), SYSTEM_MEMBER)
+        return validate_system(raw, SYSTEM_MEMBER)
     except SystemDescriptionError as err:
         failures.append(f"{SYSTEM_MEMBER}: invalid system description — {err}")
-    except ValueError as err:
-        failures.append(f"{SYSTEM_MEMBER} is not valid JSON ({err})")
+        return None
 
 
-def _rescore(members: dict[str, bytes], failures: list[str]) -> Summary | None:
-    """The summary re-computed from the bundled ledger, spec and run system.json (None when
-    one of them is missing or broken; the reason joins ``failures``)."""
-    needed = [RUN_PREFIX + name for name in (SPEC, LEDGER, SYSTEM)]
-    missing = [name for name in needed if name not in members]
+def _json_object(name: str, data: bytes | None, failures: list[str]) -> dict[str, Any] | None:
+    """``data`` parsed as a JSON object, or None with the reason appended to ``failures``."""
+    if data is None:
+        failures.append(f"{name} is missing")
+        return None
+    try:
+        value = json.loads(data, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as err:
+        failures.append(f"{name} is not valid JSON ({str(err)[:100]})")
+        return None
+    if not isinstance(value, dict):
+        failures.append(f"{name} must hold a JSON object")
+        return None
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _rescore(
+    members: dict[str, bytes], system: dict[str, Any] | None, failures: list[str]
+) -> Summary | None:
+    """The summary re-computed from the bundled ledger and spec and the run's system.json
+    (None when one of them is missing or broken; the reason joins ``failures``)."""
+    missing = [RUN_PREFIX + name for name in (SPEC, LEDGER) if RUN_PREFIX + name not in members]
     if missing:
         failures.append(f"cannot re-score the run: {', '.join(missing)} missing")
         return None
@@ -204,13 +240,12 @@ def _rescore(members: dict[str, bytes], failures: list[str]) -> Summary | None:
             (folder / name).write_bytes(members[RUN_PREFIX + name])
         spec = _spec(folder / SPEC, failures)
         ledger = _ledger(folder / LEDGER, failures)
-    system = _run_system(members[RUN_PREFIX + SYSTEM], failures)
     if spec is None or ledger is None or system is None:
         return None
     try:
         return score_run(ledger, spec, system)[0]
-    except (KeyError, TypeError, ValueError, AttributeError) as err:  # odd system.json values
-        failures.append(f"{RUN_PREFIX + LEDGER}: cannot be re-scored ({type(err).__name__}: {err})")
+    except UserError as err:  # e.g. a ledger without run_start
+        failures.append(f"{RUN_PREFIX + LEDGER}: cannot be re-scored ({err})")
         return None
 
 
@@ -242,37 +277,61 @@ def _named(err: Exception, path: Path, name: str) -> str:
     return text.replace(str(path), name) if str(path) in text else f"{name}: {text}"
 
 
-def _run_system(data: bytes, failures: list[str]) -> dict[str, Any] | None:
-    return _json_object(RUN_PREFIX + SYSTEM, data, failures)
-
-
-def _json_object(name: str, data: bytes, failures: list[str]) -> dict[str, Any] | None:
-    """``data`` parsed as a JSON object, or None with the reason appended to ``failures``."""
-    try:
-        value = json.loads(data)
-    except ValueError as err:
-        failures.append(f"{name} is not valid JSON ({err})")
-        return None
-    if not isinstance(value, dict):
-        failures.append(f"{name} must hold a JSON object")
-        return None
-    return value
-
-
-def claim_failures(summary: Summary, rescored: Summary) -> list[str]:
-    """The claimed numbers and verdict that the ledger does not reproduce (relative 1e-9)."""
-    claimed, actual = summary.to_json(), rescored.to_json()
+def summary_differences(claimed: Summary, rescored: Summary) -> list[str]:
+    """Every field of the bundled summary that re-scoring does not reproduce."""
+    ours, theirs = rescored.to_json(), claimed.to_json()
     return [
-        f"re-scoring the ledger gives {key}={actual[key]!r}, but {SUMMARY} claims {claimed[key]!r}"
-        for key in RESCORED_KEYS
-        if not same(claimed[key], actual[key])
+        f"{SUMMARY}: {f.name} is {_short(theirs[f.name])}, re-scoring gives {_short(ours[f.name])}"
+        for f in fields(Summary)
+        if not same(theirs[f.name], ours[f.name])
     ]
 
 
 def same(claimed: Any, actual: Any) -> bool:
-    """Equal verdicts and strings; numbers equal to a relative 1e-9."""
+    """Equal verdicts, strings and structures; numbers equal to a relative 1e-9."""
     if isinstance(claimed, bool) or isinstance(actual, bool) or claimed is None or actual is None:
         return claimed is actual
     if isinstance(claimed, int | float) and isinstance(actual, int | float):
         return math.isclose(claimed, actual, rel_tol=REL_TOLERANCE, abs_tol=0.0)
-    return claimed == actual
+    return bool(claimed == actual)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def verdict_failures(rescored: Summary) -> list[str]:
+    """The re-scored run must be VALID and scored by a shipped benchmark's rules."""
+    failures = []
+    if rescored.division == "unofficial":
+        notes = "; ".join(rescored.division_notes)
+        failures.append(f"not a shipped benchmark, so no rules to check the run by: {notes}")
+    failures += [f"the run is INVALID: {reason}" for reason in rescored.invalid_reasons]
+    return failures
+
+
+def description_failures(description: SystemDescription, system: dict[str, Any]) -> list[str]:
+    """The submitted system description must say what the run's system.json recorded: node
+    count, accelerator model and count."""
+    nodes, _ = rederived_nodes(system)
+    names = sorted({gpu["name"] for node in nodes for gpu in node["gpus"]})
+    recorded = {
+        "nodes": len(nodes),
+        "accelerator": names[0] if len(names) == 1 else ("none" if not names else "mixed"),
+        "accelerator_count": sum(len(node["gpus"]) for node in nodes),
+    }
+    said = description.model_dump()
+    return [
+        f"{SYSTEM_MEMBER}: {key} is {_short(said[key])}, but the run's system.json records "
+        f"{_short(value)}"
+        for key, value in recorded.items()
+        if said[key] != value
+    ]
+
+
+def unverified_reasons(rescored: Summary | None) -> list[str]:
+    """Why the hardware's peak could not be re-derived (empty: verified)."""
+    if rescored is None:
+        return ["the run could not be re-scored"]
+    return [note for note in rescored.hardware_notes if note.startswith(UNVERIFIED_NOTES)]

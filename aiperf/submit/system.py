@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aiperf.errors import UserError
 from aiperf.rundir import SYSTEM, read_system
+from aiperf.safe_yaml import load_yaml_file
 from aiperf.spec import describe_validation_error
 
 
@@ -97,15 +97,12 @@ def system_from_run(run_dir: Path, overrides: dict[str, Any] | None = None) -> S
 
 
 def read_system_file(path: Path) -> dict[str, Any]:
-    """The mapping in a YAML or JSON system file (fields may be partial: overrides)."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        first = str(getattr(err, "strerror", None) or err).splitlines()[0]
-        raise SystemDescriptionError(f"system file {path}: cannot read ({first})") from None
+    """The mapping in a YAML or JSON system file (fields may be partial: overrides); the file is
+    size-capped and may hold no YAML anchors or aliases (``aiperf.safe_yaml``)."""
+    raw = load_yaml_file(path, f"system file {path}", SystemDescriptionError)
     if not isinstance(raw, dict):
         raise SystemDescriptionError(f"system file {path}: expected a mapping of fields")
-    unknown = sorted(set(raw) - set(SystemDescription.model_fields))
+    unknown = sorted(str(key)[:60] for key in set(raw) - set(SystemDescription.model_fields))
     if unknown:
         allowed = ", ".join(SystemDescription.model_fields)
         raise SystemDescriptionError(f"system.{unknown[0]}: unknown key (allowed: {allowed})")

@@ -12,18 +12,20 @@ from typing import Any
 
 import torch
 
-from aiperf.flops import cost_model
+from aiperf.flops import StepPasses, cost_model
 from aiperf.models import build_model
 from aiperf.search.proposal import Proposal
 from aiperf.spec import RobustnessSpec, Spec, TrainSpec, UegrSpec, WorkloadSpec
 from aiperf.train.allocator import keep_freed_memory
 from aiperf.train.evaluate import Evaluator
-from aiperf.train.flops_check import check_step_flops
+from aiperf.train.flops_check import SelfCheck, self_check
 from aiperf.train.loop import Interval, train_trial
 from aiperf.train.step import Batch, PlainStep
 from aiperf.train.uegr import make_step
 from aiperf.workload import EncodedSplit, load_workload
 from aiperf.workload.batches import gather
+
+CHECK_ERROR = "flops_check_error"  # the self-check's error: a report field and a state key
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,9 @@ def run_trial(
     resume: dict[str, Any] | None = None,
 ) -> list[Interval]:
     """Train ``proposal`` (continuing from ``resume``, a state it reported), passing every report
-    interval to ``report`` as (metrics, training state to resume from)."""
+    interval to ``report`` as (metrics, training state to resume from). A fresh trial runs the
+    FLOPs self-check first (unless the spec turns it off); a resumed one carries the error its
+    checkpoint recorded, so every report of a checked trial has a ``flops_check_error``."""
     torch.set_num_threads(context.threads)
     keep_freed_memory()
     genome, hparams = proposal.genome, proposal.hparams
@@ -78,24 +82,47 @@ def run_trial(
 
     costs = cost_model(genome, workload.num_classes)
     step = build_step(model)
-    check_error = None  # a resumed trial was checked before its first report
-    if context.train.flops_self_check and resume is None:
-        batch = first_batch(workload.train, hparams.batch_size, device)
-        analytic = costs.costs(*batch[0].shape).step_flops(step.passes)
-        check_error = check_step_flops(model, build_step, batch, analytic).rel_error
-    extra = {"node": socket.gethostname(), "gpu_ids": [], "visible_devices": None, **(where or {})}
-    extra |= {"device": device, "flops_check_error": check_error}
     evaluate = Evaluator(workload, context.robustness, costs, context.train.eval_batch_size, device)
+    check_error = carried_check_error(resume)
+    if context.train.flops_self_check and resume is None:
+        check = check_trial(model, build_step, step.passes, evaluate, hparams.batch_size)
+        check_error = check.rel_error
+    extra = {"node": socket.gethostname(), "gpu_ids": [], "visible_devices": None, **(where or {})}
+    extra |= {"device": device, CHECK_ERROR: check_error, "num_classes": workload.num_classes}
+
+    def on_report(interval: Interval, state: dict[str, Any]) -> None:
+        report({**asdict(interval), **extra}, {**state, CHECK_ERROR: check_error})
+
     return train_trial(
         step,
         workload.train,
         hparams,
         evaluate,
         lambda work: costs.step_flops(work, step.passes),
-        lambda interval, state: report({**asdict(interval), **extra}, state),
+        on_report,
         seed=proposal.trial_seed,
         resume=resume,
     )
+
+
+def check_trial(
+    model: torch.nn.Module,
+    build_step: Callable[[torch.nn.Module], PlainStep],
+    passes: StepPasses,
+    evaluate: Evaluator,
+    batch_size: int,
+) -> SelfCheck:
+    """The FLOPs self-check at a trial's first start: a step of ``passes`` on the first training
+    batch, then evaluation and the attack as ``evaluate`` runs and prices them."""
+    batch = first_batch(evaluate.workload.train, batch_size, evaluate.device)
+    analytic = evaluate.costs.costs(*batch[0].shape).step_flops(passes)
+    return self_check(model, build_step, batch, analytic, evaluate)
+
+
+def carried_check_error(resume: dict[str, Any] | None) -> float | None:
+    """The self-check error a resumed trial carries: that of the attempt whose checkpoint it
+    continues from (checked at its first start); None for a fresh trial or a state without one."""
+    return None if resume is None else resume.get(CHECK_ERROR)
 
 
 def first_batch(train: EncodedSplit, batch_size: int, device: str) -> Batch:

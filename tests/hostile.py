@@ -1,0 +1,365 @@
+"""A generated corpus of hostile bundles: what a dishonest or malicious submitter can upload.
+
+Every forgery is made the way a submitter would make it — with aiperf's own functions: unpack an
+honest bundle, edit the run's files, re-score them (``write_derived``), re-pack (``make_bundle``,
+which rebuilds the manifest and its hashes). Each case says the verdict ``aiperf check`` must give,
+its exit status and a phrase its output must contain.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from ledgers import T0
+
+from aiperf.report.outputs import write_derived
+from aiperf.submit import SystemDescription, make_bundle
+from aiperf.submit.bundle import (
+    MANIFEST,
+    RUN_PREFIX,
+    SYSTEM_MEMBER,
+    canonical_json,
+    manifest_files,
+    write_members,
+)
+
+Records = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Case:
+    make: Callable[[dict[str, bytes], Path], Path]  # honest members, a folder → bundle path
+    verdict: str  # PASS, FAIL, ERROR, or "usage" (one line on stderr)
+    status: int  # aiperf check's exit status
+    phrase: str  # what its output must contain
+
+
+def forge(
+    members: dict[str, bytes],
+    folder: Path,
+    ledger: Callable[[Records], Records] | None = None,
+    spec: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    run_system: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    summary: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    description: dict[str, Any] | None = None,
+    raw_ledger: Callable[[bytes], bytes] | None = None,
+) -> Path:
+    """Unpack, edit, re-score with aiperf's scorer (when it can), re-pack consistently."""
+    run_dir = folder / "run"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    for name, data in members.items():
+        if name.startswith(RUN_PREFIX):
+            (run_dir / name.removeprefix(RUN_PREFIX)).parent.mkdir(parents=True, exist_ok=True)
+            (run_dir / name.removeprefix(RUN_PREFIX)).write_bytes(data)
+    if ledger:
+        lines = (run_dir / "ledger.jsonl").read_text().splitlines()
+        records = ledger([json.loads(line) for line in lines])
+        (run_dir / "ledger.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    if raw_ledger:
+        path = run_dir / "ledger.jsonl"
+        path.write_bytes(raw_ledger(path.read_bytes()))
+    _edit_file(run_dir / "spec.yaml", spec, yaml.safe_load, yaml.safe_dump)
+    _edit_file(run_dir / "system.json", run_system, json.loads, json.dumps)
+    with contextlib.suppress(ValueError):  # inputs aiperf cannot score: the stale summary ships
+        write_derived(run_dir)  # the forger's own re-scoring
+    _edit_file(run_dir / "summary.json", summary, json.loads, json.dumps)
+    system = {**json.loads(members[SYSTEM_MEMBER]), **(description or {})}
+    out = folder / "forged.tar.gz"
+    return make_bundle(run_dir, out, SystemDescription(**system))
+
+
+def _edit_file(path: Path, edit: Callable | None, load: Callable, dump: Callable) -> None:
+    if edit is not None:
+        path.write_text(dump(edit(load(path.read_text()))))
+
+
+def raw(members: dict[str, bytes], folder: Path, changes: dict[str, bytes] | None = None) -> Path:
+    """The bundle with members replaced byte for byte and the manifest's hashes re-computed."""
+    edited = {**members, **(changes or {})}
+    manifest = json.loads(edited.pop(MANIFEST))
+    manifest["files"] = manifest_files(edited)
+    out = folder / "raw.tar.gz"
+    write_members(out, {MANIFEST: canonical_json(manifest), **dict(sorted(edited.items()))})
+    return out
+
+
+def reports(records: Records) -> Records:
+    return [r for r in records if r["kind"] == "report"]
+
+
+def each_report(change: Callable[[dict[str, Any]], None]) -> Callable[[Records], Records]:
+    def edit(records: Records) -> Records:
+        for record in reports(records):
+            change(record)
+        return records
+
+    return edit
+
+
+def scale_flops(factor: int) -> Callable[[dict[str, Any]], None]:
+    def change(r: dict[str, Any]) -> None:
+        r["train_flops"] *= factor
+        r["flops"] = r["train_flops"] + r["eval_flops"]
+
+    return change
+
+
+def scale_peaks(system: dict[str, Any]) -> dict[str, Any]:
+    for node in system["nodes"]:
+        node["cpu"]["max_mhz"] *= 10
+        node["measured_gemm_flops"] = {
+            key: {p: v * 10 for p, v in figures.items()}
+            for key, figures in node["measured_gemm_flops"].items()
+        }
+    return system
+
+
+def phantom_reports(records: Records) -> Records:
+    template = reports(records)[0]
+    extra = [
+        {**template, "trial_id": "ghost", "epoch": 1 + i, "report_index": i} for i in range(2000)
+    ]
+    return records[:-1] + extra + records[-1:]
+
+
+def copy_before_real(records: Records) -> Records:
+    first = reports(records)[0]
+    fake = {**first, "train_flops": first["train_flops"] * 3}
+    fake["flops"] = fake["train_flops"] + fake["eval_flops"]
+    index = records.index(first)
+    return [*records[:index], fake, *records[index:]]
+
+
+def set_first_report(**fields: Any) -> Callable[[Records], Records]:
+    def edit(records: Records) -> Records:
+        reports(records)[0].update(fields)
+        return records
+
+    return edit
+
+
+def short_run(records: Records) -> Records:
+    """A 10-second run: only what ended by t0 + 10, and the run's end there."""
+    kept = [r for r in records if r["kind"] != "report" or r["end_time"] <= T0 + 10]
+    for record in kept:
+        if record["kind"] == "run_end":
+            record["time"] = T0 + 10
+    return kept
+
+
+def in_first_report(old: str, new: str) -> Callable[[dict[str, bytes], Path], Path]:
+    """A case maker: the first report's line with ``old`` replaced by ``new``, byte for byte."""
+
+    def change(data: bytes) -> bytes:
+        lines = data.decode().splitlines()
+        at = next(i for i, line in enumerate(lines) if '"kind": "report"' in line)
+        lines[at] = lines[at].replace(old, new, 1)
+        return ("\n".join(lines) + "\n").encode()
+
+    return lambda m, f: forge(m, f, raw_ledger=change)
+
+
+ALIAS_BOMB = (
+    "a: &a [x, x, x, x, x, x, x, x, x]\n"
+    + "".join(
+        f"{b}: &{b} [{', '.join(['*' + a] * 9)}]\n"
+        for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+).encode()
+
+H100_CLUSTER = {
+    "nodes": 64,
+    "accelerator": "NVIDIA H100 80GB HBM3",
+    "accelerators_per_node": 8,
+    "accelerator_count": 512,
+}
+
+
+def _spec_field(**changes: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def edit(spec: dict[str, Any]) -> dict[str, Any]:
+        for dotted, value in changes.items():
+            node = spec
+            *parents, last = dotted.split("__")
+            for part in parents:
+                node = node[part]
+            node[last] = value
+        return spec
+
+    return edit
+
+
+def _summary_field(**changes: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda summary: {**summary, **changes}
+
+
+CASES: dict[str, Case] = {
+    "untouched": Case(
+        lambda m, f: raw(m, f), "PASS", 0, "closed division, tiny rules v1, verified"
+    ),
+    "train FLOPs x5, re-scored": Case(
+        lambda m, f: forge(m, f, ledger=each_report(scale_flops(5))),
+        "FAIL",
+        1,
+        "genome and batch shapes give",
+    ),
+    "FLOPs x10 and peaks x10": Case(
+        lambda m, f: forge(m, f, ledger=each_report(scale_flops(10)), run_system=scale_peaks),
+        "FAIL",
+        1,
+        "genome and batch shapes give",
+    ),
+    "FLOPs x1000 with no nodes": Case(
+        lambda m, f: forge(
+            m, f, ledger=each_report(scale_flops(1000)), run_system=lambda s: {**s, "nodes": []}
+        ),
+        "FAIL",
+        1,
+        "genome and batch shapes give",
+    ),
+    "2000 reports of a trial never started": Case(
+        lambda m, f: forge(m, f, ledger=phantom_reports), "FAIL", 1, "never started"
+    ),
+    "a x3 copy before the real report": Case(
+        lambda m, f: forge(m, f, ledger=copy_before_real), "FAIL", 1, "reported twice"
+    ),
+    "negative FLOPs": Case(
+        lambda m, f: forge(m, f, ledger=set_first_report(eval_flops=-5)),
+        "FAIL",
+        1,
+        "eval_flops: Input should be greater than or equal to 0",
+    ),
+    "report ending before t0": Case(
+        lambda m, f: forge(m, f, ledger=set_first_report(start_time=T0 - 50, end_time=T0 - 40)),
+        "FAIL",
+        1,
+        "before the run's t0",
+    ),
+    "report ending after run_end": Case(
+        lambda m, f: forge(m, f, ledger=set_first_report(end_time=T0 + 500)),
+        "FAIL",
+        1,
+        "after the run ended",
+    ),
+    "test accuracy 7.0": Case(
+        lambda m, f: forge(m, f, ledger=set_first_report(test_accuracy=7.0)),
+        "FAIL",
+        1,
+        "test_accuracy 7.0 is not a fraction",
+    ),
+    "own rules on a 10-second run": Case(
+        lambda m, f: forge(
+            m, f, ledger=short_run, spec=_spec_field(min_duration=1, quality_gate=0)
+        ),
+        "FAIL",
+        1,
+        "below the spec's minimum 60.0s",
+    ),
+    "system description claims 64 x 8 H100": Case(
+        lambda m, f: forge(m, f, description=H100_CLUSTER),
+        "FAIL",
+        1,
+        "system.json: nodes is 64, but the run's system.json records 1",
+    ),
+    "utilisation set by hand": Case(
+        lambda m, f: forge(m, f, summary=_summary_field(utilisation_datasheet=0.5)),
+        "FAIL",
+        1,
+        "utilisation_datasheet is 0.5, re-scoring gives",
+    ),
+    "energy and FLOPS/W set by hand": Case(
+        lambda m, f: forge(m, f, summary=_summary_field(energy_j=10.0, flops_per_watt=1e12)),
+        "FAIL",
+        1,
+        "energy_j is 10.0, re-scoring gives None",
+    ),
+    "duration_s changed": Case(
+        lambda m, f: forge(m, f, summary=_summary_field(duration_s=3600.0)),
+        "FAIL",
+        1,
+        "duration_s is 3600.0, re-scoring gives 120.0",
+    ),
+    "run_id and seed changed": Case(
+        lambda m, f: forge(m, f, summary=_summary_field(run_id="other", seed=7)),
+        "FAIL",
+        1,
+        "run_id is 'other', re-scoring gives 'tiny-test'",
+    ),
+    "spec renamed to a custom one": Case(
+        lambda m, f: forge(m, f, spec=_spec_field(name="mine")),
+        "FAIL",
+        1,
+        "not a shipped benchmark",
+    ),
+    "unknown rules version": Case(
+        lambda m, f: forge(m, f, spec=_spec_field(rules_version=99)),
+        "FAIL",
+        1,
+        "tiny v99 is not shipped",
+    ),
+    "workload changed: open division": Case(
+        lambda m, f: forge(m, f, spec=_spec_field(workload__max_len=32)),
+        "PASS",
+        0,
+        "OPEN spec.workload.max_len: 32 differs from the rules' 24",
+    ),
+    "seed changed: still closed": Case(
+        lambda m, f: forge(m, f, spec=_spec_field(seed=7)),
+        "PASS",
+        0,
+        "closed division",
+    ),
+    "CPU without SIMD flags: unverified": Case(
+        lambda m, f: forge(
+            m, f, run_system=lambda s: {**s, "nodes": [{**s["nodes"][0], "cpu": {"model": "x"}}]}
+        ),
+        "PASS",
+        0,
+        "UNVERIFIED no datasheet peak for every device at fp32",
+    ),
+    "alias bomb spec": Case(
+        lambda m, f: raw(m, f, {"run/spec.yaml": ALIAS_BOMB}), "FAIL", 1, "anchors and aliases"
+    ),
+    "grid_points 100000000": Case(
+        lambda m, f: forge(m, f, spec=_spec_field(score={"grid_points": 100_000_000})),
+        "FAIL",
+        1,
+        "spec.score.grid_points",
+    ),
+    "ledger value 1e400": Case(
+        in_first_report('"loss": 0.5', '"loss": 1e400'),
+        "FAIL",
+        1,
+        "loss: Input should be a finite number",
+    ),
+    "ledger value 10**400": Case(
+        in_first_report('"steps": 4', '"steps": 1' + "0" * 400),
+        "FAIL",
+        1,
+        "steps: Input should be less than",
+    ),
+    "ledger NaN": Case(
+        in_first_report('"loss": 0.5', '"loss": NaN'),
+        "FAIL",
+        1,
+        "loss: Input should be a finite number",
+    ),
+    "deeply nested ledger": Case(
+        in_first_report('"gpu_ids": []', '"gpu_ids": ' + "[" * 100_000 + "]" * 100_000),
+        "FAIL",
+        1,
+        "not a JSON object",
+    ),
+    "a list as trial_id": Case(
+        in_first_report('"trial_id": "t1"', '"trial_id": ["t1"]'),
+        "FAIL",
+        1,
+        "trial_id: Input should be a valid string",
+    ),
+}

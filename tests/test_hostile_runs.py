@@ -1,0 +1,78 @@
+"""Run directories and command lines that try to make aiperf lose or overwrite results, or print
+what it should not: each gets one line and exit status 2 (or ``check``'s ERROR and 3), and
+nothing on disk changes that should not."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from ledgers import write_tiny_run
+
+from aiperf.cli import main
+from aiperf.rundir import LEDGER, REPORT_HTML
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    return write_tiny_run(tmp_path_factory.mktemp("finished") / "run")
+
+
+def test_resume_never_alters_a_finished_run(finished, tmp_path, capsys) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    for path in finished.iterdir():
+        if path.is_file():
+            (run_dir / path.name).write_bytes(path.read_bytes())
+    (run_dir / "tune").mkdir()
+    ledger = run_dir / LEDGER
+    ledger.write_bytes(ledger.read_bytes().rstrip(b"\n"))  # run_end lacks only its newline
+    before = ledger.read_bytes()
+    assert main(["run", "--resume", str(run_dir)]) == 2
+    assert "not an unfinished run" in capsys.readouterr().err
+    assert ledger.read_bytes() == before
+
+
+def test_report_never_writes_through_a_planted_link(finished, tmp_path) -> None:
+    target = tmp_path / "victim.txt"
+    target.write_text("keep me")
+    for name in (f".{REPORT_HTML}.tmp", f".{REPORT_HTML}.x.tmp"):
+        (finished / name).symlink_to(target)
+    assert main(["report", str(finished)]) == 0
+    assert target.read_text() == "keep me"
+    assert not (finished / REPORT_HTML).is_symlink()
+
+
+def test_an_unreadable_file_is_one_line_and_exit_2(tmp_path, capsys) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root reads any file")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: x\n")
+    spec.chmod(0)
+    assert main(["flops", "--spec", str(spec), "--genome", str(spec)]) == 2
+    assert len(capsys.readouterr().err.splitlines()) == 1
+
+
+def test_a_directory_where_a_file_is_expected_is_one_line(tmp_path, capsys) -> None:
+    assert main(["check", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "aiperf check: error:" in err
+
+
+def test_an_unexpected_error_in_check_is_an_error_line_and_exit_3(
+    finished, tmp_path, capsys, monkeypatch
+) -> None:
+    from aiperf.submit import make_bundle, system_from_run
+
+    bundle = make_bundle(
+        finished, tmp_path / "b.tar.gz", system_from_run(finished, {"submitter": "x"})
+    )
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug\nPASS forged")
+
+    monkeypatch.setattr("aiperf.submit.check.score_run", broken)
+    assert main(["check", str(bundle)]) == 3
+    out = capsys.readouterr().out
+    assert out == "ERROR ZeroDivisionError: a bug\\nPASS forged\n"
