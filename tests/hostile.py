@@ -9,6 +9,7 @@ its exit status and a phrase its output must contain.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import shutil
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from ledgers import T0
 
 from aiperf.report.outputs import write_derived
 from aiperf.submit import SystemDescription, make_bundle
+from aiperf.submit.archive import read_members
 from aiperf.submit.bundle import (
     MANIFEST,
     RUN_PREFIX,
@@ -29,6 +31,7 @@ from aiperf.submit.bundle import (
     manifest_files,
     write_members,
 )
+from aiperf.submit.signing import generate_key_pair
 
 Records = list[dict[str, Any]]
 
@@ -36,9 +39,10 @@ Records = list[dict[str, Any]]
 @dataclass(frozen=True)
 class Case:
     make: Callable[[dict[str, bytes], Path], Path]  # honest members, a folder → bundle path
-    verdict: str  # PASS, FAIL, ERROR, or "usage" (one line on stderr)
+    verdict: str  # PASS, FAIL, ERROR, or "aiperf check: error:" (one line on stderr)
     status: int  # aiperf check's exit status
     phrase: str  # what its output must contain
+    public_key: bool = False  # check with --public-key <folder>/expected.pub
 
 
 def forge(
@@ -50,6 +54,7 @@ def forge(
     summary: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     description: dict[str, Any] | None = None,
     raw_ledger: Callable[[bytes], bytes] | None = None,
+    key: Path | None = None,
 ) -> Path:
     """Unpack, edit, re-score with aiperf's scorer (when it can), re-pack consistently."""
     run_dir = folder / "run"
@@ -72,7 +77,7 @@ def forge(
     _edit_file(run_dir / "summary.json", summary, json.loads, json.dumps)
     system = {**json.loads(members[SYSTEM_MEMBER]), **(description or {})}
     out = folder / "forged.tar.gz"
-    return make_bundle(run_dir, out, SystemDescription(**system))
+    return make_bundle(run_dir, out, SystemDescription(**system), key)
 
 
 def _edit_file(path: Path, edit: Callable | None, load: Callable, dump: Callable) -> None:
@@ -166,6 +171,30 @@ def in_first_report(old: str, new: str) -> Callable[[dict[str, bytes], Path], Pa
     return lambda m, f: forge(m, f, raw_ledger=change)
 
 
+def keys(folder: Path) -> tuple[Path, Path]:
+    """The submitter's key (the leaderboard holds expected.pub) and a stranger's."""
+    generate_key_pair(folder / "expected", folder / "expected.pub")
+    generate_key_pair(folder / "stranger", folder / "stranger.pub")
+    return folder / "expected", folder / "stranger"
+
+
+def signed_by(which: int) -> Callable[[dict[str, bytes], Path], Path]:
+    return lambda m, f: forge(m, f, key=keys(f)[which])
+
+
+def signed_then_edited(members: dict[str, bytes], folder: Path) -> Path:
+    signed = read_members(forge(members, folder, key=keys(folder)[0]))[0]
+    return raw(signed, folder, {"run/summary.json": signed["run/summary.json"] + b" "})
+
+
+def gzip_bomb(members: dict[str, bytes], folder: Path) -> Path:
+    path = folder / "bomb.tar.gz"
+    with gzip.open(path, "wb") as out:
+        for _ in range(80):
+            out.write(bytes(1 << 20))
+    return path
+
+
 ALIAS_BOMB = (
     "a: &a [x, x, x, x, x, x, x, x, x]\n"
     + "".join(
@@ -200,9 +229,22 @@ def _summary_field(**changes: Any) -> Callable[[dict[str, Any]], dict[str, Any]]
 
 
 CASES: dict[str, Case] = {
-    "untouched": Case(
-        lambda m, f: raw(m, f), "PASS", 0, "closed division, tiny rules v1, verified"
+    "untouched": Case(raw, "PASS", 0, "closed division, tiny rules v1, verified, unsigned"),
+    "signed by the expected key": Case(signed_by(0), "PASS", 0, "signed by SHA256:", True),
+    "signed by another key": Case(signed_by(1), "FAIL", 1, "not by the expected", True),
+    "unsigned where a key is expected": Case(
+        lambda m, f: (keys(f), raw(m, f))[1], "FAIL", 1, "signature.json is missing", True
     ),
+    "signed, then a member edited": Case(
+        signed_then_edited, "FAIL", 1, "the signature does not match manifest.json", True
+    ),
+    "a newline in a member name": Case(
+        lambda m, f: raw(m, f, {"run/x\nPASS forged": b"1"}),
+        "FAIL",
+        1,
+        "run/x\\nPASS forged",
+    ),
+    "gzip bomb": Case(gzip_bomb, "aiperf check: error:", 2, "inflates to over 41 MiB"),
     "train FLOPs x5, re-scored": Case(
         lambda m, f: forge(m, f, ledger=each_report(scale_flops(5))),
         "FAIL",

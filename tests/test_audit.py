@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from ledgers import example_system, report, write_example_ledger
+from ledgers import GENOME, example_system, report, write_example_ledger
 
 from aiperf.flops import Work
 from aiperf.score import read_ledger, score_run
@@ -108,3 +108,10 @@ def test_a_trial_without_a_self_check_makes_the_run_invalid(ledger) -> None:
     summary, _ = score_run(ledger, SPEC)
     assert "trials without a FLOPs self-check result: b" in summary.invalid_reasons
     assert summary.valid is False
+
+
+def test_pricing_stops_at_its_block_budget(ledger, monkeypatch) -> None:
+    monkeypatch.setattr("aiperf.score.audit.MAX_PRICED_BLOCKS", 1)
+    ledger.trials["b"] = replace(ledger.trials["b"], genome={**GENOME, "embed_dim": 16})
+    failures = audit(ledger)
+    assert any("more than 1 blocks of distinct genomes" in f for f in failures)

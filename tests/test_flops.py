@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
 from aiperf.flops import PLAIN_STEP, FlopsError, PassCosts, breakdown, cost_model
-from aiperf.flops.counter import LayerOp, layer_ops, op_costs
+from aiperf.flops.counter import LayerOp, layer_ops, op_costs, pass_costs
 from aiperf.flops.formulas import FORMULAS, LayerShape
 from aiperf.models import build_model, genome_from_dict
 
@@ -184,3 +186,31 @@ def test_attention_formulas_have_no_weight_grad() -> None:
         assert formula.forward(shape) == 2 * 2 * 5 * 5 * 8
         assert formula.input_grad(shape) == 2 * formula.forward(shape)
         assert formula.weight_grad(shape) == 0
+
+
+BLOCKS = st.one_of(
+    st.builds(lambda h, f: {"type": "transformer", "heads": h, "ffn_dim": f},
+              st.sampled_from([1, 2, 4]), st.integers(1, 300)),
+    st.builds(lambda k, w: {"type": "conv", "kernel": k, "width": w},
+              st.sampled_from([1, 3, 5, 7]), st.integers(1, 300)),
+)  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(
+    st.sampled_from([8, 16, 32]),
+    st.lists(BLOCKS, min_size=1, max_size=4),
+    st.integers(0, 64),
+    st.integers(2, 9),
+    st.integers(1, 9),
+    st.integers(1, 200),
+)
+def test_the_cost_model_equals_the_layers_priced_one_by_one(
+    dim, blocks, hidden, classes, batch, seq
+) -> None:
+    """cost_model sums per-layer polynomials (each priced once per process); at any batch shape
+    it must equal pricing every layer's formula directly."""
+    genome = genome_from_dict(
+        {"embed_dim": dim, "blocks": blocks, "classifier_hidden": hidden, "pooling": "mean"}
+    )
+    assert cost_model(genome, classes).costs(batch, seq) == pass_costs(genome, batch, seq, classes)

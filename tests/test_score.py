@@ -8,6 +8,8 @@ import math
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ledgers import (
     CPU_MEASURED,
     CPU_PEAK,
@@ -20,7 +22,13 @@ from ledgers import (
 
 from aiperf.score import read_ledger, score_run
 from aiperf.score.ledger import LedgerError
-from aiperf.score.timeline import best_report, regulated_score, stability_cv
+from aiperf.score.timeline import (
+    best_report,
+    build_timeline,
+    point_at,
+    regulated_score,
+    stability_cv,
+)
 from aiperf.spec import parse_spec
 
 
@@ -94,6 +102,26 @@ def test_nan_accuracy_never_wins() -> None:
 def test_a_tie_goes_to_the_earliest_report() -> None:
     reports = [report("late", 0, 9.0, 1, 1, 0.7, 0.9), report("early", 0, 3.0, 1, 1, 0.7, 0.5)]
     assert best_report(reports).trial_id == "early"
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 40), st.sampled_from([0.5, 0.6, 0.7, float("nan")])),
+        max_size=12,
+    ),
+    st.integers(1, 9),
+)
+def test_the_timeline_sweep_equals_reading_each_point(rows, grid_points) -> None:
+    """build_timeline's one sweep gives, at every grid point, what point_at reads from scratch
+    (ties in end time and validation accuracy included)."""
+    reports = [
+        replace(report(f"t{i}", 0, 1000.0 + end, 1 + i, i, val, 0.5), val_accuracy=val)
+        for i, (end, val) in enumerate(rows)
+    ]
+    timeline = build_timeline(reports, 1000.0, 40.0, grid_points)
+    ordered = sorted(reports, key=lambda r: r.end_time)
+    assert timeline == [point_at(ordered, 1000.0, p.t_s) for p in timeline]
 
 
 def test_regulated_score_is_finite_at_perfect_accuracy() -> None:

@@ -299,3 +299,11 @@ def test_bundle_needs_a_complete_run(tmp_path) -> None:
 def test_bundle_reads_back_as_a_plain_tar(bundle) -> None:
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(bundle.read_bytes()))) as tar:
         assert tar.getnames()[0] == MANIFEST
+
+
+def test_submit_refuses_a_bundle_check_could_not_read(tmp_path) -> None:
+    run_dir = write_tiny_run(tmp_path / "run")
+    (run_dir / "trials.csv").write_bytes(b"x" * (21 << 20))
+    with pytest.raises(RunDirError, match=r"trials\.csv is 21 MiB, over the 20 MiB a member may"):
+        bundle_of(run_dir, tmp_path / "b.tar.gz")
+    assert not (tmp_path / "b.tar.gz").exists()

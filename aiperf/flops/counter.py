@@ -10,6 +10,7 @@ ran); a training step declares how many of each pass it runs (``StepPasses``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -150,14 +151,31 @@ def _price(poly: Polynomial, work: Work) -> int:
 
 
 def cost_model(genome: Genome, num_classes: int) -> CostModel:
-    """The counter's entry point: the genome's ``CostModel``, read off ``pass_costs`` of one
-    sample at three lengths (every formula is at most quadratic in L, so three points fix it)."""
-    at = [pass_costs(genome, 1, seq, num_classes) for seq in (1, 2, 3)]
+    """The counter's entry point: the genome's ``CostModel``, the sum of its layers' polynomials
+    (each layer's read off its formulas at three lengths: every formula is at most quadratic in
+    L, so three points fix it). Layers of the same kind and sizes are priced once per process."""
+    totals = [(0, 0, 0)] * 3
+    for op in layer_ops(genome, num_classes):
+        polys = _op_polynomials(op.kind, op.in_features, op.out_features, op.kernel, op.per_token)
+        totals = [_plus(total, poly) for total, poly in zip(totals, polys, strict=True)]
+    return CostModel(*totals)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _op_polynomials(
+    kind: str, in_features: int, out_features: int, kernel: int, per_token: bool
+) -> tuple[Polynomial, Polynomial, Polynomial]:
+    """One layer's (forward, weight-gradient, input-gradient) FLOPs per sample as polynomials
+    in the padded length L."""
+    op = LayerOp(0, "", kind, in_features, out_features, kernel, per_token)
+    at = [op_costs(op, 1, seq) for seq in (1, 2, 3)]
     kinds = ("forward_flops", "weight_grad_flops", "input_grad_flops")
-    polys = [_quadratic(*(getattr(c, kind) for c in at)) for kind in kinds]
-    model = CostModel(*polys)
-    assert model.costs(2, 5) == pass_costs(genome, 2, 5, num_classes), "not a quadratic in L"
-    return model
+    f, w, i = (_quadratic(*(getattr(c, kind) for c in at)) for kind in kinds)
+    return f, w, i
+
+
+def _plus(a: Polynomial, b: Polynomial) -> Polynomial:
+    return a[0] + b[0], a[1] + b[1], a[2] + b[2]
 
 
 def _quadratic(f1: int, f2: int, f3: int) -> Polynomial:

@@ -10,6 +10,7 @@ devices' peak over its duration. The scorer makes every failure a reason the run
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,6 +24,9 @@ from aiperf.spec import Spec
 CLOCK_SKEW_S = 1.0  # how far a worker's clock may run from the master's
 MAX_NAMED = 3  # failures of one rule named one by one; the rest are counted
 SYNTHETIC_CLASSES = 2  # the synthetic task's labels: negative, positive
+# Pricing a genome costs time per block; a ledger of many distinct deep genomes could keep
+# ``aiperf check`` busy for minutes. Honest runs re-use genomes and stay far below this.
+MAX_PRICED_BLOCKS = 20_000
 
 
 def audit_ledger(ledger: Ledger, spec: Spec, nodes: list[dict[str, Any]]) -> list[str]:
@@ -121,7 +125,9 @@ def _fractions(ledger: Ledger) -> Iterator[str]:
 def _work(ledger: Ledger, spec: Spec) -> Iterator[str]:
     """Each report's FLOPs re-derived from its trial and batch shapes, exactly."""
     classes = SYNTHETIC_CLASSES if spec.workload.kind == "synthetic" else None
-    priced: dict[str, Pricing | str] = {}
+    priced: dict[str, Pricing | str] = {}  # by genome and knobs: many trials share a genome
+    keys: dict[str, str] = {}  # trial → its genome and knobs as text
+    blocks = 0  # of the distinct genomes priced so far: what pricing costs
     for report in ledger.reports:
         trial = ledger.trials.get(report.trial_id)
         if trial is None:
@@ -138,9 +144,20 @@ def _work(ledger: Ledger, spec: Spec) -> Iterator[str]:
         if report.train_work is not None and report.train_work.samples != report.samples:
             yield f"{name}: samples {report.samples} differ from its batch shapes' total"
         yield from _shape_failures(report, spec.workload.max_len)
-        if trial.trial_id not in priced:
-            priced[trial.trial_id] = _pricing(trial, spec, report.num_classes)
-        pricing = priced[trial.trial_id]
+        key = keys.get(trial.trial_id) or keys.setdefault(
+            trial.trial_id, json.dumps([trial.genome, trial.uegr, report.num_classes])
+        )
+        if key not in priced:
+            listed = trial.genome.get("blocks")
+            blocks += len(listed) if isinstance(listed, list) else 0
+            if blocks > MAX_PRICED_BLOCKS:
+                yield (
+                    f"the trials hold more than {MAX_PRICED_BLOCKS} blocks of distinct genomes: "
+                    f"too many to re-derive (from {name} on, no report is verified)"
+                )
+                return
+            priced[key] = _pricing(trial, spec, report.num_classes)
+        pricing = priced[key]
         if isinstance(pricing, str):
             yield f"{name}: {pricing}"
             continue

@@ -26,11 +26,12 @@ from aiperf.flops import Work
 from aiperf.flops.passes import Count
 
 SCHEMA_VERSION = 1
+READ_CHUNK_BYTES = 1 << 22  # a ledger is read 4 MiB at a time
 # With strict validation: a typo, a wrong type, NaN or an infinity fails.
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunStart:
     __pydantic_config__ = _STRICT
 
@@ -45,7 +46,7 @@ class RunStart:
     schema: int = SCHEMA_VERSION
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TrialStart:
     __pydantic_config__ = _STRICT
 
@@ -59,7 +60,7 @@ class TrialStart:
     schema: int = SCHEMA_VERSION
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Report:
     """The work done in one report interval of one trial, and the model quality at its end."""
 
@@ -95,7 +96,7 @@ class Report:
     schema: int = SCHEMA_VERSION
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TrialEnd:
     __pydantic_config__ = _STRICT
 
@@ -107,7 +108,7 @@ class TrialEnd:
     schema: int = SCHEMA_VERSION
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunEnd:
     __pydantic_config__ = _STRICT
 
@@ -119,7 +120,7 @@ class RunEnd:
     schema: int = SCHEMA_VERSION
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunResume:
     __pydantic_config__ = _STRICT
 
@@ -128,7 +129,7 @@ class RunResume:
     schema: int = SCHEMA_VERSION
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TrialFailure:
     __pydantic_config__ = _STRICT
 
@@ -292,19 +293,28 @@ class LedgerReader:
         self._lines = 0
 
     def poll(self) -> Ledger:
-        """The ledger with every complete line read; a line still being written waits."""
-        data = self._read_from_offset()
-        end = data.rfind(b"\n") + 1
-        for line in data[:end].splitlines():
-            self._take(line)
-        self._offset += end
+        """The ledger with every complete line read; a line still being written waits. Read in
+        chunks, so a long ledger never sits in memory twice."""
+        try:
+            with self.path.open("rb") as file:
+                file.seek(self._offset)
+                pending = b""
+                while chunk := file.read(READ_CHUNK_BYTES):
+                    data = pending + chunk
+                    end = data.rfind(b"\n") + 1
+                    for line in data[:end].splitlines():
+                        self._take(line)
+                    self._offset += end
+                    pending = data[end:]
+        except OSError as err:
+            raise LedgerError(f"ledger: cannot read {self.path}: {err.strerror}") from None
         return self.ledger
 
     def finish(self) -> Ledger:
         """``poll``, then the last line even without its newline; a torn one (a crash
         mid-write) is skipped with a warning."""
         self.poll()
-        tail = self._read_from_offset()
+        tail = self._rest()  # after poll: at most one line without its newline
         if tail.strip():
             try:
                 self._take(tail)
@@ -313,7 +323,7 @@ class LedgerReader:
             self._offset += len(tail)
         return self.ledger
 
-    def _read_from_offset(self) -> bytes:
+    def _rest(self) -> bytes:
         try:
             with self.path.open("rb") as file:
                 file.seek(self._offset)

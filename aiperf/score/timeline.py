@@ -10,7 +10,9 @@ it) is that of the record with the best validation accuracy reported by t;
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 from aiperf.score.ledger import Ledger, Report
@@ -55,9 +57,29 @@ def time_grid(run_length_s: float, grid_points: int) -> list[float]:
 def build_timeline(
     reports: list[Report], t0: float, run_length_s: float, grid_points: int
 ) -> list[TimelinePoint]:
-    """The timeline of a run read on its grid; reports must come from completed intervals only."""
+    """The timeline of a run read on its grid; reports must come from completed intervals only.
+
+    One pass over the reports in end order (running sums and the running best), then a binary
+    search per grid point: O(n log n + grid · log n), so a long ledger on a fine grid stays fast."""
     ordered = sorted(reports, key=lambda r: r.end_time)
-    return [point_at(ordered, t0, t_s) for t_s in time_grid(run_length_s, grid_points)]
+    ends = [r.end_time - t0 for r in ordered]
+    train = list(accumulate((r.train_flops for r in ordered), initial=0))
+    evaluation = list(accumulate((r.eval_flops for r in ordered), initial=0))
+    best: list[Report | None] = [None]
+    for report in ordered:
+        best.append(_better(best[-1], report))
+    points = []
+    for t_s in time_grid(run_length_s, grid_points):
+        done = bisect_right(ends, t_s + 1e-9)
+        points.append(_point(t_s, train[done], evaluation[done], best[done], done))
+    return points
+
+
+def _better(best: Report | None, report: Report) -> Report | None:
+    """The best of ``best`` and a report that ended no earlier (a tie keeps the earlier)."""
+    if not finite(report.val_accuracy):
+        return best
+    return report if best is None or report.val_accuracy > best.val_accuracy else best
 
 
 def point_at(reports: list[Report], t0: float, t_s: float) -> TimelinePoint:
@@ -65,8 +87,13 @@ def point_at(reports: list[Report], t0: float, t_s: float) -> TimelinePoint:
     done = [r for r in reports if r.end_time - t0 <= t_s + 1e-9]
     train_ops = sum(r.train_flops for r in done)
     eval_ops = sum(r.eval_flops for r in done)
+    return _point(t_s, train_ops, eval_ops, best_report(done), len(done))
+
+
+def _point(
+    t_s: float, train_ops: int, eval_ops: int, best: Report | None, reports: int
+) -> TimelinePoint:
     flops = (train_ops + eval_ops) / t_s if t_s > 0 else 0.0
-    best = best_report(done)
     test_acc = best.test_accuracy if best else None
     return TimelinePoint(
         t_s=t_s,
@@ -78,7 +105,7 @@ def point_at(reports: list[Report], t0: float, t_s: float) -> TimelinePoint:
         best_test_accuracy=test_acc,
         robust_accuracy=best.robust_accuracy if best else None,
         regulated_score=regulated_score(flops, test_acc),
-        reports=len(done),
+        reports=reports,
     )
 
 

@@ -63,8 +63,11 @@ class BundleLimits:
     """The most a bundle may hold or cost to read; past any of these it is a BundleError."""
 
     compressed_bytes: int = 16 * MiB  # the uploaded file (a bundle of a dozen files is ~100 KiB)
-    uncompressed_bytes: int = 64 * MiB  # the data of all members together (memory it may take)
-    member_bytes: int = 48 * MiB  # one member's data: the ledger is the largest
+    # All members' data together, and one member's (the ledger is the largest: ~0.9 KB a report,
+    # so ~22,000 reports). Sized so that checking the worst bundle within them takes under 2 s
+    # and 300 MB (benchmarks/check_worst_case.py).
+    uncompressed_bytes: int = 40 * MiB
+    member_bytes: int = 20 * MiB
     members: int = 64  # entries of any kind: a run directory holds about a dozen files
     header_bytes: int = 4 * KiB  # one PAX or GNU long-name header: parsed in quadratic time
     overhead_bytes: int = 1 * MiB  # tar headers and padding: ≤ 6 KiB a member, 10 KiB at the end
@@ -76,6 +79,22 @@ class BundleLimits:
 
 
 DEFAULT_LIMITS = BundleLimits()
+
+
+def over_limits(sizes: dict[str, int], limits: BundleLimits = DEFAULT_LIMITS) -> str | None:
+    """Why members of these sizes would be refused on reading (None: they fit the limits), so
+    ``aiperf submit`` refuses to write a bundle that ``aiperf check`` could not read."""
+    if len(sizes) >= limits.members:
+        return f"{len(sizes)} files, over the {limits.members - 1} a bundle may hold"
+    name, largest = max(sizes.items(), key=lambda item: item[1])
+    if largest > limits.member_bytes:
+        return f"{name} is {_size(largest)}, over the {_size(limits.member_bytes)} a member may be"
+    total = sum(sizes.values())
+    if total > limits.uncompressed_bytes:
+        return (
+            f"{_size(total)} in all, over the {_size(limits.uncompressed_bytes)} a bundle may hold"
+        )
+    return None
 
 
 def read_members(

@@ -62,6 +62,11 @@ def make_bundle(
             raise RunDirError(f"{run_dir}: not a complete run directory (no {name})")
     members = {RUN_PREFIX + rel: data for rel, data in run_files(run_dir).items()}
     members[SYSTEM_MEMBER] = canonical_json(system.model_dump(mode="json"))
+    from aiperf.submit.archive import over_limits  # archive reads what this writes: no cycle
+
+    too_big = over_limits({name: len(data) for name, data in members.items()})
+    if too_big:
+        raise RunDirError(f"{run_dir}: {too_big}, so aiperf check would refuse the bundle")
     summary = Summary.from_json((run_dir / SUMMARY).read_bytes(), where=str(run_dir / SUMMARY))
     manifest = canonical_json(build_manifest(members, summary))
     head = {MANIFEST: manifest}
