@@ -84,7 +84,7 @@ def test_lines_parse_with_mlperf_logging_in_time_order(tmp_path: Path) -> None:
     path.write_text(text)
     lines, errors = mlp_parser.parse_file(str(path), ruleset=PARSER_RULESET)
     events = parsed(text)
-    assert errors == [] and len(lines) == len(events) == 151
+    assert errors == [] and len(lines) == len(events) == 152
     assert all(list(e) == FIELDS and isinstance(e["time_ms"], int) for e in events)
     times = [line.timestamp for line in lines]
     assert times == sorted(times)

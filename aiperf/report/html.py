@@ -248,8 +248,9 @@ def _convention(summary: Summary) -> str:
         f"<p>{escape(summary.flops_convention)}</p>"
         "<p>FLOPS(t) = Ops(t) / t on a grid of timestamps from t0 (the search start); the "
         "final score is the value at the run length T. A run is INVALID when it is shorter than "
-        "the spec's <code>min_duration</code>, misses the <code>quality_gate</code>, fails the "
-        "FLOPs self-check or claims a utilisation ≥ 1.</p>"
+        "its rules' <code>min_duration</code>, misses their <code>quality_gate</code> (the rules "
+        "of the shipped spec it names, at its <code>rules_version</code>), fails or lacks the "
+        "FLOPs self-check, claims a utilisation ≥ 1 or its ledger fails the audit.</p>"
     )
     return _section("flops-convention", "FLOPs convention", text)
 

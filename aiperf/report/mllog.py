@@ -93,7 +93,7 @@ def _header_events(
     nodes = (system or {}).get("nodes") or []
     info = {
         mlc.SUBMISSION_BENCHMARK: "aiperf",
-        mlc.SUBMISSION_DIVISION: mlc.OPEN,
+        mlc.SUBMISSION_DIVISION: mlc.CLOSED if summary.division == "closed" else mlc.OPEN,
         mlc.SUBMISSION_ORG: "",
         mlc.SUBMISSION_PLATFORM: _platform(system),
         mlc.SUBMISSION_STATUS: mlc.RESEARCH,
@@ -102,6 +102,7 @@ def _header_events(
         "aiperf_version": summary.aiperf_version,
         "run_id": summary.run_id,
         "spec_name": spec.name,
+        "rules_version": summary.rules_version,
         "target_duration_s": spec.duration,
         "min_duration_s": spec.min_duration,
         "quality_gate": spec.quality_gate,
