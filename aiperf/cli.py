@@ -405,8 +405,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     try:
         result = check_bundle(args.bundle, args.public_key)
-    except UserError:
-        raise
+    except (UserError, OSError, RecursionError):
+        raise  # input or a file the system refused: one line and exit 2, as everywhere
     except Exception as err:  # a bug, or input nobody foresaw: never a verdict
         print(printable(f"ERROR {type(err).__name__}: {err}"[:500]))
         return EXIT_INTERNAL

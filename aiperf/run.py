@@ -13,7 +13,8 @@ the same clock.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,8 @@ def resume_benchmark(
     if ledger.run_start is None or ledger.run_end is not None or not (run_dir / TUNE).is_dir():
         raise RunDirError(f"--resume {run_dir}: not an unfinished run (no start, or already ended)")
     repair_tail(run_dir / LEDGER)
-    connect_cluster(options or ClusterOptions(num_cpus=spec.resources.num_cpus))
+    cluster = connect_cluster(options or ClusterOptions(num_cpus=spec.resources.num_cpus))
+    record_new_nodes(run_dir, cluster)
     _append(run_dir, RunResume(time=time.time()))
     meter = EnergyMeter()
     meter.start()
@@ -104,6 +106,21 @@ def resume_benchmark(
     _fit(tuner, run_dir, console)
     _finish(run_dir, meter, ledger.t0 + spec.duration)
     return run_dir, write_derived(run_dir, spec).summary
+
+
+def record_new_nodes(
+    run_dir: Path, cluster: Cluster, inventory: Callable[[Cluster], list[dict]] = cluster_inventory
+) -> None:
+    """Nodes that were not there when the run started (a resume on another allocation) join
+    ``system.json``, so their reports are held to their own devices' peaks."""
+    system = read_json(run_dir / SYSTEM)
+    known = {node.get("ray_node_ip") for node in system.get("nodes") or []}
+    new = tuple(node for node in cluster.nodes if node.ip not in known)
+    if not new:
+        return
+    system["nodes"] = [*(system.get("nodes") or []), *inventory(replace(cluster, nodes=new))]
+    system.setdefault("cluster", {}).setdefault("nodes", []).extend(asdict(n) for n in new)
+    write_json_atomic(run_dir / SYSTEM, system)
 
 
 def _append(run_dir: Path, record: Record) -> None:

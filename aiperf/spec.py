@@ -47,7 +47,7 @@ MAX_RETRIES = 100
 MAX_CPUS = 4_096  # per trial, and for an embedded local Ray
 MAX_GPUS_PER_TRIAL = 64
 MAX_SEED = 2**32 - 1  # 32 bits: numpy's seed range (the NNI tuners)
-NAME_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")  # a path component, never hidden
+NAME_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")  # a path component, never hidden
 
 
 class SpecError(UserError):
@@ -127,6 +127,12 @@ class FloatRange(_Section):
 
 
 SYNTHETIC_MIN_LEN = 8  # room for a synthetic review's longest clause (6 tokens) and fillers
+
+
+def length_range(max_len: int) -> tuple[int, int]:
+    """The shortest and longest length (in tokens) of a synthetic review for ``max_len``: every
+    length in between is equally likely (the ledger audit relies on it)."""
+    return max(4, max_len // 8), max_len
 
 
 class WorkloadSpec(_Section):
@@ -329,7 +335,7 @@ class Spec(_Section):
     @field_validator("name")
     @classmethod
     def _safe_name(cls, name: str) -> str:
-        if not NAME_RE.match(name):
+        if not NAME_RE.fullmatch(name):
             raise ValueError("must be 1-64 letters, digits, '.', '_' or '-', not starting with '.'")
         return name
 

@@ -21,6 +21,9 @@ import yaml
 from ledgers import T0
 
 from aiperf.report.outputs import write_derived
+from aiperf.score.ledger import parse_record
+from aiperf.score.rederive import report_flops, trial_pricing
+from aiperf.spec import load_spec
 from aiperf.submit import SystemDescription, make_bundle
 from aiperf.submit.archive import read_members
 from aiperf.submit.bundle import (
@@ -126,6 +129,57 @@ def scale_peaks(system: dict[str, Any]) -> dict[str, Any]:
     return system
 
 
+def repriced(edit: Callable[[Records], Records]) -> Callable[[Records], Records]:
+    """``edit``, then every report's FLOPs re-derived from its (edited) work with aiperf's own
+    counter: a forgery whose FLOPs match its claims exactly."""
+
+    def forged(records: Records) -> Records:
+        records = edit(records)
+        spec = load_spec("tiny")
+        trials = {r["trial_id"]: r for r in records if r["kind"] == "trial"}
+        for record in reports(records):
+            report = parse_record(json.dumps(record), "forged")
+            trial = parse_record(json.dumps(trials[record["trial_id"]]), "forged")
+            train, evaluation = report_flops(report, trial_pricing(trial, spec, 2))
+            record.update(train_flops=train, eval_flops=evaluation, flops=train + evaluation)
+        return records
+
+    return forged
+
+
+def more_samples(records: Records) -> Records:
+    for record in reports(records):
+        record["samples"] *= 200
+        record["steps"] = -(-record["samples"] // 32)
+        record["train_work"] = {k: v * 200 for k, v in record["train_work"].items()}
+    return records
+
+
+def padded_to_max_len(records: Records) -> Records:
+    for record in reports(records):
+        work = record["train_work"]
+        work["tokens"], work["tokens_sq"] = work["samples"] * 24, work["samples"] * 24 * 24
+    return records
+
+
+def bigger_genome(records: Records) -> Records:
+    genome = {"embed_dim": 128, "pooling": "mean", "blocks": [
+        {"type": "transformer", "heads": 8, "ffn_dim": 512}] * 2}  # fmt: skip
+    for record in records:
+        if record["kind"] == "trial":
+            record["genome"] = genome
+    return records
+
+
+def stacked_on_100_slots(records: Records) -> Records:
+    for record in records:
+        if record["kind"] == "run_start":
+            record["slots"] = 100
+        if record["kind"] == "report":
+            record["start_time"], record["end_time"] = T0 + 5, T0 + 10
+    return records
+
+
 def phantom_reports(records: Records) -> Records:
     template = reports(records)[0]
     extra = [
@@ -165,6 +219,7 @@ def in_first_report(old: str, new: str) -> Callable[[dict[str, bytes], Path], Pa
     def change(data: bytes) -> bytes:
         lines = data.decode().splitlines()
         at = next(i for i, line in enumerate(lines) if '"kind": "report"' in line)
+        assert old in lines[at], f"the case must apply: {old!r} is not in the report"
         lines[at] = lines[at].replace(old, new, 1)
         return ("\n".join(lines) + "\n").encode()
 
@@ -265,6 +320,42 @@ CASES: dict[str, Case] = {
         1,
         "genome and batch shapes give",
     ),
+    "200x samples, FLOPs re-derived": Case(
+        lambda m, f: forge(m, f, ledger=repriced(more_samples)),
+        "FAIL",
+        1,
+        "trained 800000 samples, an epoch is 4000",
+    ),
+    "padded to max_len, FLOPs re-derived": Case(
+        lambda m, f: forge(m, f, ledger=repriced(padded_to_max_len)),
+        "FAIL",
+        1,
+        "more padding than length-sorted batches of 32 leave",
+    ),
+    "a genome outside the space, FLOPs re-derived": Case(
+        lambda m, f: forge(m, f, ledger=repriced(bigger_genome)),
+        "FAIL",
+        1,
+        "outside the spec's search space: genome.embed_dim: 128 is not among [32, 48]",
+    ),
+    "accuracy 0.9999": Case(
+        lambda m, f: forge(m, f, ledger=set_first_report(val_accuracy=0.9999)),
+        "FAIL",
+        1,
+        "val_accuracy 0.9999 is no count of 500 sentences",
+    ),
+    "100 slots, every report at once": Case(
+        lambda m, f: forge(m, f, ledger=stacked_on_100_slots),
+        "FAIL",
+        1,
+        "the run claims 100 slots; its nodes' 2 cores hold 2 trials of 1 CPUs",
+    ),
+    "an unknown device": Case(
+        lambda m, f: forge(m, f, ledger=set_first_report(device="x")),
+        "FAIL",
+        1,
+        "report.device: Input should be 'cpu' or 'cuda'",
+    ),
     "2000 reports of a trial never started": Case(
         lambda m, f: forge(m, f, ledger=phantom_reports), "FAIL", 1, "never started"
     ),
@@ -345,11 +436,17 @@ CASES: dict[str, Case] = {
         1,
         "tiny v99 is not shipped",
     ),
-    "workload changed: open division": Case(
-        lambda m, f: forge(m, f, spec=_spec_field(workload__max_len=32)),
+    "training setting changed: open division": Case(
+        lambda m, f: forge(m, f, spec=_spec_field(train__grad_clip=0.5)),
         "PASS",
         0,
-        "OPEN spec.workload.max_len: 32 differs from the rules' 24",
+        "OPEN spec.train.grad_clip: 0.5 differs from the rules' 1.0",
+    ),
+    "max_len changed, same ledger": Case(
+        lambda m, f: forge(m, f, spec=_spec_field(workload__max_len=32)),
+        "FAIL",
+        1,
+        "holds sentences of implausible lengths",
     ),
     "seed changed: still closed": Case(
         lambda m, f: forge(m, f, spec=_spec_field(seed=7)),
@@ -359,7 +456,10 @@ CASES: dict[str, Case] = {
     ),
     "CPU without SIMD flags: unverified": Case(
         lambda m, f: forge(
-            m, f, run_system=lambda s: {**s, "nodes": [{**s["nodes"][0], "cpu": {"model": "x"}}]}
+            m,
+            f,
+            run_system=lambda s: {**s, "nodes": [{**s["nodes"][0], "cpu": {"model": "x"}}]},
+            description={"cpu": "x"},
         ),
         "PASS",
         0,
@@ -381,7 +481,7 @@ CASES: dict[str, Case] = {
         "loss: Input should be a finite number",
     ),
     "ledger value 10**400": Case(
-        in_first_report('"steps": 4', '"steps": 1' + "0" * 400),
+        in_first_report('"steps": 125', '"steps": 1' + "0" * 400),
         "FAIL",
         1,
         "steps: Input should be less than",

@@ -23,12 +23,22 @@ GENOME = {
     "blocks": [{"type": "conv", "kernel": 3, "width": 32}],
     "pooling": "mean",
 }
-HPARAMS = {"lr": 0.001, "batch_size": 32, "weight_decay": 0.0, "epochs": 2}
-TRAIN_UNIT = Work(samples=1, tokens=4, tokens_sq=16, real_tokens=4)
-EVAL_UNIT = Work(samples=1, tokens=4, tokens_sq=16, real_tokens=3)
+HPARAMS = {"lr": 0.003, "batch_size": 32, "weight_decay": 0.0, "epochs": 2}
+# The example's spec fields: a small workload the hand-made reports honestly match (100
+# training sentences an epoch; 20 val, 20 test, 20 attacked by 5-step PGD; lengths 4..32).
+EXAMPLE = {
+    "workload": {"train_size": 100, "val_size": 20, "test_size": 20},
+    "robustness": {"samples": 20},
+}
+# One sentence of average shape (lengths uniform on 4..32: mean 18, mean square 394).
+TRAIN_UNIT = Work(samples=1, tokens=18, tokens_sq=394, real_tokens=18)
+EVAL_UNIT = Work(samples=1, tokens=18, tokens_sq=394, real_tokens=18)
 _COSTS = cost_model(genome_from_dict(GENOME), 2)
 FT = _COSTS.step_flops(TRAIN_UNIT, step_passes(UegrSpec()))  # FLOPs of one train unit
 FE = _COSTS.eval_flops(EVAL_UNIT, Work())  # FLOPs of one eval unit
+# The example's evaluation: val + test + 6 PGD forward passes over 20; 5 input-gradient passes.
+EXAMPLE_EVAL = (EVAL_UNIT * (20 + 20 + 6 * 20), EVAL_UNIT * (5 * 20))
+EXAMPLE_REPORT_FLOPS = 100 * FT + _COSTS.eval_flops(*EXAMPLE_EVAL)  # every example report's
 
 
 def flops(train: int, evl: int) -> int:
@@ -37,9 +47,22 @@ def flops(train: int, evl: int) -> int:
 
 
 def report(
-    trial: str, index: int, end: float, train: int, evl: int, val: float, test: float
+    trial: str,
+    index: int,
+    end: float,
+    train: int,
+    evl: int,
+    val: float,
+    test: float,
+    evaluation: tuple[Work, Work] | None = None,
+    unit: Work = TRAIN_UNIT,
 ) -> Report:
-    """Epoch ``index + 1`` of ``trial``, 5 s long, ending at ``end``, with the given work units."""
+    """Epoch ``index + 1`` of ``trial``, 5 s long, ending at ``end``: ``train`` training samples of
+    shape ``unit`` in batches of 32, and ``evaluation`` (forward, input-gradient work; default
+    ``evl`` eval units forward)."""
+    forward, input_grad = evaluation or (EVAL_UNIT * evl, Work())
+    train_flops = _COSTS.step_flops(unit * train, step_passes(UegrSpec()))
+    eval_flops = _COSTS.eval_flops(forward, input_grad)
     return Report(
         trial_id=trial,
         report_index=index,
@@ -51,32 +74,38 @@ def report(
         start_time=end - 5,
         end_time=end,
         samples=train,
-        steps=4,
-        train_flops=train * FT,
-        eval_flops=evl * FE,
-        flops=flops(train, evl),
+        steps=-(-train // HPARAMS["batch_size"]),
+        train_flops=train_flops,
+        eval_flops=eval_flops,
+        flops=train_flops + eval_flops,
         loss=0.5,
         val_accuracy=val,
         test_accuracy=test,
         robust_accuracy=test - 0.1,
         flops_check_error=0.0,
-        train_work=TRAIN_UNIT * train,
-        eval_forward_work=EVAL_UNIT * evl,
-        eval_input_grad_work=Work(),
+        train_work=unit * train,
+        eval_forward_work=forward,
+        eval_input_grad_work=input_grad,
         num_classes=2,
     )
 
 
+def example_report(trial: str, index: int, end: float, val: float, test: float) -> Report:
+    """A report of the example: one honest epoch and evaluation of its spec (``EXAMPLE``)."""
+    return report(trial, index, end, 100, 0, val, test, evaluation=EXAMPLE_EVAL)
+
+
 def write_example_ledger(path: Path) -> None:
-    """Two trials, three reports, run length 40 s — the numbers the score tests check by hand."""
+    """Two trials, three reports of ``EXAMPLE_REPORT_FLOPS`` each, run length 40 s — the numbers
+    the score tests check by hand (score it with a spec holding ``EXAMPLE``)."""
     writer = LedgerWriter(path)
     writer.append(RunStart(run_id="example", t0=T0, seed=1, duration_s=40.0, slots=2))
     for index, trial in enumerate(("a", "b")):
         writer.append(TrialStart(trial, index, T0 + 1, GENOME, HPARAMS, {}))
-    writer.append(report("a", 0, T0 + 10, 100, 20, 0.60, 0.55))
-    writer.append(report("b", 0, T0 + 20, 200, 30, 0.70, 0.65))
+    writer.append(example_report("a", 0, T0 + 10, 0.60, 0.55))
+    writer.append(example_report("b", 0, T0 + 20, 0.70, 0.65))
     writer.append(TrialEnd("b", T0 + 21, "completed"))
-    writer.append(report("a", 1, T0 + 30, 300, 0, 0.65, 0.90))  # best test, not best val
+    writer.append(example_report("a", 1, T0 + 30, 0.65, 0.90))  # best test, not best val
     writer.append(TrialEnd("a", T0 + 35, "stopped"))
     writer.append(RunEnd(time=T0 + 40, reason="deadline"))
     writer.close()
@@ -110,6 +139,10 @@ def example_system(nodes: list[dict] | None = None) -> dict:
     return {"cluster": {"address": None, "nodes": []}, "nodes": nodes, "interconnect": None}
 
 
+# The shipped tiny spec: lengths uniform on 4..24 (mean 14, mean square 233); val 500, test
+# 1000, 500 attacked by 5-step PGD.
+TINY_UNIT = Work(samples=1, tokens=14, tokens_sq=233, real_tokens=14)
+TINY_EVAL = (TINY_UNIT * (500 + 1000 + 6 * 500), TINY_UNIT * (5 * 500))
 TINY_TRIALS = {  # trial: (start, planned epochs, [(end of each epoch, val, test)], status)
     "t1": (T0 + 1, 3, [(T0 + 10, 0.62, 0.60), (T0 + 20, 0.70, 0.68), (T0 + 30, 0.74, 0.71)]),
     "t2": (T0 + 1, 2, [(T0 + 12, 0.58, 0.57), (T0 + 24, 0.66, 0.64)]),
@@ -120,13 +153,13 @@ TINY_TRIALS = {  # trial: (start, planned epochs, [(end of each epoch, val, test
 
 def write_tiny_ledger(path: Path, run_id: str = "tiny-test") -> None:
     """A closed-division run of the shipped ``tiny`` spec: 2 slots, 4 trials, 10 reports, 120 s,
-    every report's FLOPs re-derivable, best test accuracy 0.77 (the gate is 0.6)."""
+    every report an honest epoch and evaluation of it, best test accuracy 0.77 (gate 0.6)."""
     writer = LedgerWriter(path)
     writer.append(RunStart(run_id, T0, 1234, 120.0, 2, {"cpu": 1.0}, [NODE]))
     for index, (trial, (start, epochs, ends)) in enumerate(TINY_TRIALS.items()):
         writer.append(TrialStart(trial, index, start, GENOME, {**HPARAMS, "epochs": epochs}, {}))
         for epoch, (end, val, test) in enumerate(ends):
-            writer.append(report(trial, epoch, end, 40 * (epoch + 1), 25, val, test))
+            writer.append(report(trial, epoch, end, 4000, 0, val, test, TINY_EVAL, TINY_UNIT))
         status = "completed" if len(ends) == epochs else "stopped"
         writer.append(TrialEnd(trial, ends[-1][0] + 1, status))
     writer.append(RunEnd(time=T0 + 120, reason="deadline", energy=None, alive_nodes=[NODE]))

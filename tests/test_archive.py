@@ -22,7 +22,7 @@ from test_report import make_run_dir
 
 from aiperf.errors import UserError
 from aiperf.report.outputs import write_derived
-from aiperf.submit.archive import BundleError, BundleLimits, read_members, shown
+from aiperf.submit.archive import DEFAULT_LIMITS, BundleError, BundleLimits, read_members, shown
 from aiperf.submit.bundle import MANIFEST, make_bundle, write_members
 from aiperf.submit.system import system_from_run
 
@@ -177,15 +177,18 @@ def test_gzip_bomb_stops_at_the_cap(tmp_path) -> None:
     bomb = gzip_bomb(manifest_blocks(), GiB)
     assert len(bomb) < 1_100_000
     assert zlib.decompressobj(31).decompress(bomb, 1) == b"m"  # a real gzip stream
-    refused(write(tmp_path, bomb), "inflates to over 65 MiB")
+    cap = DEFAULT_LIMITS.stream_bytes // MiB
+    refused(write(tmp_path, bomb), f"inflates to over {cap} MiB")
 
 
 def test_bombs_inside_members(tmp_path) -> None:
     one_gib = manifest_blocks() + raw_block("run/zeros", tarfile.REGTYPE, GiB)
     refused(write(tmp_path, gzip_bomb(one_gib, GiB)), "run/zeros holds 1073741824 bytes, over")
-    forty = bytes(40 * MiB)  # each under the one-member cap, together over the total
-    path = write(tmp_path, gz(tar_stream(entry("run/a", forty), entry("run/b", forty))), "2.tar.gz")
-    refused(path, "its members hold over 64 MiB together (the limit), with run/b")
+    under = bytes(DEFAULT_LIMITS.member_bytes)  # each at the one-member cap, together over
+    members = [entry(f"run/{name}", under) for name in "abc"]
+    path = write(tmp_path, gz(tar_stream(*members)), "2.tar.gz")
+    total = DEFAULT_LIMITS.uncompressed_bytes // MiB
+    refused(path, f"its members hold over {total} MiB together (the limit), with run/b")
 
 
 def test_pax_header_claiming_a_huge_size(tmp_path) -> None:

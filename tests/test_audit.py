@@ -6,15 +6,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from ledgers import GENOME, example_system, report, write_example_ledger
+from ledgers import EXAMPLE, GENOME, example_report, example_system, write_example_ledger
 
 from aiperf.flops import Work
-from aiperf.score import read_ledger, score_run
+from aiperf.score import read_ledger, score_run, spec_audit
 from aiperf.score.audit import MAX_NAMED, audit_ledger
 from aiperf.score.hardware import rederived_nodes
 from aiperf.spec import parse_spec
 
-SPEC = parse_spec({"min_duration": 30, "score": {"grid_points": 4}})
+SPEC = parse_spec({"min_duration": 30, "score": {"grid_points": 4}, **EXAMPLE})
 NODES = rederived_nodes(example_system())[0]
 
 
@@ -38,8 +38,8 @@ def test_epochs_must_run_one_to_n(ledger) -> None:
 
 
 def test_more_epochs_than_planned(ledger) -> None:
-    ledger.add(report("b", 1, 1025.0, 10, 0, 0.5, 0.5))
-    ledger.add(report("b", 2, 1029.0, 10, 0, 0.5, 0.5))
+    ledger.add(example_report("b", 1, 1025.0, 0.5, 0.5))
+    ledger.add(example_report("b", 2, 1029.0, 0.5, 0.5))
     assert "trial b: 3 epochs reported, its hparams say 2" in audit(ledger)
 
 
@@ -97,7 +97,7 @@ def test_an_unpriceable_genome(ledger) -> None:
 
 def test_many_failures_of_one_rule_are_counted_not_listed(ledger) -> None:
     for index in range(10):
-        ledger.add(replace(report("ghost", index, 1030.0, 1, 0, 0.5, 0.5)))
+        ledger.add(example_report("ghost", index, 1030.0, 0.5, 0.5))
     failures = audit(ledger)
     assert sum("never started" in f for f in failures) == MAX_NAMED
     assert f"… and {10 - MAX_NAMED} more like it" in failures
@@ -115,3 +115,92 @@ def test_pricing_stops_at_its_block_budget(ledger, monkeypatch) -> None:
     ledger.trials["b"] = replace(ledger.trials["b"], genome={**GENOME, "embed_dim": 16})
     failures = audit(ledger)
     assert any("more than 1 blocks of distinct genomes" in f for f in failures)
+
+
+def _all_reports(ledger, **changes) -> None:
+    ledger.reports[:] = [replace(r, **changes) for r in ledger.reports]
+
+
+def test_an_epoch_is_one_pass_over_the_training_split(ledger) -> None:
+    ledger.reports[0] = replace(ledger.reports[0], samples=200)
+    assert "report a/1: trained 200 samples, an epoch is 100" in audit(ledger)
+
+
+def test_steps_follow_from_samples_and_batch_size(ledger) -> None:
+    ledger.reports[0] = replace(ledger.reports[0], steps=9)
+    assert "report a/1: 9 steps for 100 samples in batches of 32" in audit(ledger)
+
+
+def test_padding_beyond_what_sorted_batches_leave(ledger) -> None:
+    work = ledger.reports[0].train_work
+    padded = replace(work, tokens=work.tokens + 32 * 31 + 1, tokens_sq=work.tokens_sq * 2)
+    ledger.reports[0] = replace(ledger.reports[0], train_work=padded)
+    assert any("more padding than length-sorted batches of 32 leave" in f for f in audit(ledger))
+
+
+def test_every_report_trains_on_the_same_tokens(ledger) -> None:
+    work = ledger.reports[1].train_work
+    ledger.reports[1] = replace(ledger.reports[1], train_work=replace(work, real_tokens=1799))
+    assert "report b/1: trained on other real tokens than report a/1" in audit(ledger)
+
+
+def test_every_report_evaluates_the_same_work(ledger) -> None:
+    forward = ledger.reports[2].eval_forward_work
+    ledger.reports[2] = replace(ledger.reports[2], eval_forward_work=forward * 2)
+    assert "report a/2: evaluated other work than report a/1" in audit(ledger)
+
+
+def test_the_evaluation_is_the_specs(ledger) -> None:
+    forward = ledger.reports[0].eval_forward_work
+    _all_reports(ledger, eval_forward_work=replace(forward, samples=forward.samples * 2))
+    failures = audit(ledger)
+    assert any("evaluation ran 320 forward and 100 input-gradient samples" in f for f in failures)
+
+
+def test_sentences_all_at_max_len_are_implausible(ledger) -> None:
+    long = Work(samples=100, tokens=3200, tokens_sq=102400, real_tokens=3200)
+    _all_reports(ledger, train_work=long)
+    assert "report a/1: train_work holds sentences of implausible lengths" in audit(ledger)
+
+
+def test_an_accuracy_is_a_count_of_sentences(ledger) -> None:
+    ledger.reports[0] = replace(ledger.reports[0], val_accuracy=0.61)
+    assert "report a/1: val_accuracy 0.61 is no count of 20 sentences" in audit(ledger)
+
+
+def test_no_accuracy_above_the_label_noise_ceiling(ledger) -> None:
+    noisy = parse_spec({**EXAMPLE, "workload": {"train_size": 100, "test_size": 1000,
+                                                "label_noise": 0.3}})  # fmt: skip
+    failures = list(spec_audit.accuracy_grain(ledger, noisy))
+    assert failures == ["report a/2: test_accuracy 0.9 is above what label noise 0.3 allows on "
+                        "1000 sentences"]  # fmt: skip
+    assert spec_audit.ceiling(0.05, 1000) == pytest.approx(0.95 + 5 * 0.0068920 + 0.001, 1e-4)
+
+
+def test_trials_must_lie_in_the_search_space(ledger) -> None:
+    trial = ledger.trials["b"]
+    ledger.trials["b"] = replace(trial, hparams={**trial.hparams, "lr": 0.5})
+    assert (
+        "trial b: outside the spec's search space: hparams.lr: 0.5 is outside [0.001, 0.005]"
+        in (audit(ledger))
+    )
+
+
+def test_reports_at_once_cannot_exceed_their_nodes_peak(ledger) -> None:
+    nodes = rederived_nodes(example_system())[0]
+    rate = ledger.reports[0].flops / 5
+    nodes[0]["cpu"]["estimated_peak_flops"] = {"fp32": 1.5 * rate}  # one fits, two do not
+    ledger.reports[1] = replace(ledger.reports[1], start_time=1005.0, end_time=1010.0)
+    failures = audit(ledger, nodes)
+    assert any(f.startswith("node 127.0.0.2: reports at once claim") for f in failures)
+    assert not any("more than its devices' peak" in f for f in failures)
+
+
+def test_no_more_slots_than_cores(ledger) -> None:
+    ledger.run_start = replace(ledger.start, slots=100)
+    assert "the run claims 100 slots; its nodes' 2 cores hold 2 trials of 1 CPUs" in audit(ledger)
+
+
+def test_a_gpu_report_on_a_node_without_gpus(ledger) -> None:
+    ledger.reports[0] = replace(ledger.reports[0], device="cuda", gpu_ids=["0"])
+    assert any("devices' peak (0.000e+00 FLOPS) allows" in f for f in audit(ledger))

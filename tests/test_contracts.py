@@ -12,7 +12,15 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from ledgers import FT, GENOME, HPARAMS, T0, report, write_example_ledger
+from ledgers import (
+    FT,
+    GENOME,
+    HPARAMS,
+    T0,
+    example_report,
+    report,
+    write_example_ledger,
+)
 
 from aiperf.cli import main
 from aiperf.errors import EXIT_INTERNAL, EXIT_USAGE
@@ -79,7 +87,7 @@ def test_records_come_back_as_their_types(ledger_path) -> None:
     assert isinstance(ledger.run_start, RunStart) and ledger.t0 == T0
     assert all(isinstance(r, Report) for r in ledger.reports)
     assert isinstance(ledger.trials["a"], TrialStart) and ledger.trials["a"].genome == GENOME
-    assert ledger.reports[0] == report("a", 0, T0 + 10, 100, 20, 0.60, 0.55)
+    assert ledger.reports[0] == example_report("a", 0, T0 + 10, 0.60, 0.55)
 
 
 @pytest.mark.parametrize(
@@ -103,7 +111,10 @@ def test_records_come_back_as_their_types(ledger_path) -> None:
             r":4: report\.train_flops: .*less",
         ),
         (
-            ('"eval_forward_work": {"real_tokens": 60', '"eval_forward_work": {"real_tokens": -1'),
+            (
+                '"eval_forward_work": {"real_tokens": 2880',
+                '"eval_forward_work": {"real_tokens": -1',
+            ),
             r":4: report\.eval_forward_work\.real_tokens: .*greater than or equal to 0",
         ),
         (('"loss": 0.5', '"loss": NaN'), r":4: report\.loss: .*finite number"),

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from ledgers import write_example_ledger
+from ledgers import EXAMPLE, write_example_ledger
 
 from aiperf.flops import PLAIN_STEP, cost_model
 from aiperf.models import build_model, genome_from_dict
@@ -85,7 +85,7 @@ def test_a_failed_check_makes_the_run_invalid(tmp_path) -> None:
     lines = path.read_text().splitlines()
     lines[4] = lines[4].replace('"flops_check_error": 0.0', '"flops_check_error": 0.05')
     path.write_text("\n".join(lines) + "\n")
-    spec = parse_spec({"min_duration": 30, "score": {"grid_points": 4}})
+    spec = parse_spec({"min_duration": 30, "score": {"grid_points": 4}, **EXAMPLE})
     summary, _ = score_run(read_ledger(path), spec)
     assert summary.valid is False
     assert summary.invalid_reasons == [

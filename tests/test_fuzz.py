@@ -12,7 +12,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ledgers import write_example_ledger
+from ledgers import EXAMPLE, write_example_ledger
 
 from aiperf.cli import main
 from aiperf.spec import dump_spec, parse_spec
@@ -70,7 +70,7 @@ def test_fuzzed_genomes(tmp_path_factory, capsys, raw) -> None:
 def run_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("run")
     write_example_ledger(folder / "ledger.jsonl")
-    spec = parse_spec({"min_duration": 30, "score": {"grid_points": 4}})
+    spec = parse_spec({"min_duration": 30, "score": {"grid_points": 4}, **EXAMPLE})
     (folder / "spec.yaml").write_text(dump_spec(spec))
     (folder / "system.json").write_text(json.dumps({"nodes": [{"peak_flops": {}}]}))
     return folder

@@ -4,14 +4,16 @@ nothing on disk changes that should not."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 from ledgers import write_tiny_run
 
 from aiperf.cli import main
-from aiperf.rundir import LEDGER, REPORT_HTML
+from aiperf.rundir import LEDGER, REPORT_HTML, SYSTEM
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +39,13 @@ def test_resume_never_alters_a_finished_run(finished, tmp_path, capsys) -> None:
 def test_report_never_writes_through_a_planted_link(finished, tmp_path) -> None:
     target = tmp_path / "victim.txt"
     target.write_text("keep me")
-    for name in (f".{REPORT_HTML}.tmp", f".{REPORT_HTML}.x.tmp"):
-        (finished / name).symlink_to(target)
+    (finished / REPORT_HTML).unlink(missing_ok=True)
+    (finished / REPORT_HTML).symlink_to(target)  # the file itself, and the old temporary name
+    (finished / f".{REPORT_HTML}.tmp").symlink_to(target)
     assert main(["report", str(finished)]) == 0
     assert target.read_text() == "keep me"
     assert not (finished / REPORT_HTML).is_symlink()
+    assert (finished / REPORT_HTML).read_text().startswith("<!doctype html>")
 
 
 def test_an_unreadable_file_is_one_line_and_exit_2(tmp_path, capsys) -> None:
@@ -76,3 +80,29 @@ def test_an_unexpected_error_in_check_is_an_error_line_and_exit_3(
     assert main(["check", str(bundle)]) == 3
     out = capsys.readouterr().out
     assert out == "ERROR ZeroDivisionError: a bug\\nPASS forged\n"
+
+
+def test_a_resume_on_new_nodes_records_them(finished, tmp_path) -> None:
+    from aiperf.cluster import Cluster
+    from aiperf.cluster.connect import Node
+    from aiperf.run import record_new_nodes
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished, run_dir)
+    before = json.loads((run_dir / SYSTEM).read_text())
+    known = Node("a", before["nodes"][0]["ray_node_ip"], 2.0, 0.0)
+    joined = Node("b", "10.1.1.1", 2.0, 0.0)
+    seen = []
+
+    def inventory(cluster: Cluster) -> list[dict]:
+        seen.append(cluster.nodes)
+        return [
+            {**before["nodes"][0], "hostname": "new", "ray_node_ip": n.ip} for n in cluster.nodes
+        ]
+
+    record_new_nodes(run_dir, Cluster(None, (known, joined)), inventory)
+    after = json.loads((run_dir / SYSTEM).read_text())
+    assert seen == [(joined,)]  # only the node that joined is inventoried
+    assert [n["ray_node_ip"] for n in after["nodes"]] == [known.ip, joined.ip]
+    record_new_nodes(run_dir, Cluster(None, (known, joined)), inventory)
+    assert json.loads((run_dir / SYSTEM).read_text()) == after and len(seen) == 1

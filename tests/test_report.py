@@ -10,7 +10,15 @@ import re
 from pathlib import Path
 
 import pytest
-from ledgers import CPU_MEASURED, CPU_PEAK, T0, example_system, flops, write_example_ledger
+from ledgers import (
+    CPU_MEASURED,
+    CPU_PEAK,
+    EXAMPLE,
+    EXAMPLE_REPORT_FLOPS,
+    T0,
+    example_system,
+    write_example_ledger,
+)
 
 from aiperf.report.build import build_report
 from aiperf.report.console import si
@@ -32,8 +40,8 @@ from aiperf.score import read_ledger
 from aiperf.spec import dump_spec, parse_spec
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-EXAMPLE_SPEC = {"name": "example", "seed": 1, "min_duration": 30, "quality_gate": 0.5}
-TOTAL = flops(600, 50)  # the example ledger's FLOPs
+EXAMPLE_SPEC = {"name": "example", "seed": 1, "min_duration": 30, "quality_gate": 0.5, **EXAMPLE}
+TOTAL = 3 * EXAMPLE_REPORT_FLOPS  # the example ledger's FLOPs
 
 
 def make_run_dir(folder: Path, **spec_fields) -> Path:

@@ -1,5 +1,5 @@
 """Scoring: a hand-made ledger gives hand-computed FLOPS, accuracy and regulated score (FLOPs in
-the ledger's work units: ``flops(train, eval)``)."""
+the ledger's FLOPs per report, ``F``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from hypothesis import strategies as st
 from ledgers import (
     CPU_MEASURED,
     CPU_PEAK,
+    EXAMPLE,
+    EXAMPLE_REPORT_FLOPS,
     cpu_node,
+    example_report,
     example_system,
     flops,
     report,
@@ -40,18 +43,19 @@ def ledger(tmp_path):
 
 def spec(**fields):
     return parse_spec(
-        {"min_duration": 30, "quality_gate": 0.5, "score": {"grid_points": 4}, **fields}
+        {"min_duration": 30, "quality_gate": 0.5, "score": {"grid_points": 4}, **EXAMPLE, **fields}
     )
 
 
-TOTAL = flops(600, 50)  # the example's work: train 100 + 200 + 300 units, eval 20 + 30 + 0
+F = EXAMPLE_REPORT_FLOPS  # every report of the example: one epoch and one evaluation
+TOTAL = 3 * F
 
 
 def test_timeline_by_hand(ledger) -> None:
     summary, timeline = score_run(ledger, spec())
     assert [p.t_s for p in timeline] == [10.0, 20.0, 30.0, 40.0]
-    assert [p.ops_flops for p in timeline] == [flops(100, 20), flops(300, 50), TOTAL, TOTAL]
-    expected = [flops(100, 20) / 10, flops(300, 50) / 20, TOTAL / 30, TOTAL / 40]
+    assert [p.ops_flops for p in timeline] == [F, 2 * F, TOTAL, TOTAL]
+    expected = [F / 10, 2 * F / 20, TOTAL / 30, TOTAL / 40]
     assert [p.flops for p in timeline] == pytest.approx(expected)
     # selection on validation, reported on test: trial b's 0.65 even after a's test 0.90
     assert [p.best_test_accuracy for p in timeline] == [0.55, 0.65, 0.65, 0.65]
@@ -59,7 +63,8 @@ def test_timeline_by_hand(ledger) -> None:
     assert summary.flops == pytest.approx(TOTAL / 40)
     assert summary.regulated_score == pytest.approx(TOTAL / 40 * abs(math.log(0.35)))
     assert summary.total_flops == TOTAL
-    assert (summary.train_flops, summary.eval_flops) == (flops(600, 0), flops(0, 50))
+    assert summary.train_flops == 3 * flops(100, 0)  # 100 training sentences an epoch
+    assert summary.eval_flops == TOTAL - summary.train_flops
     assert summary.duration_s == pytest.approx(40.0)
     # robust accuracy of the validation-selected model, never the best any report reached (0.8)
     assert [p.robust_accuracy for p in timeline] == pytest.approx([0.45, 0.55, 0.55, 0.55])
@@ -214,3 +219,11 @@ def test_energy_of_one_node_is_not_reported_for_a_cluster(tmp_path) -> None:
     summary, _ = score_run(read_ledger(path), spec(), two_nodes())
     assert summary.energy_j is None and summary.flops_per_watt is None
     assert any("master's node only" in note for note in summary.hardware_notes)
+
+
+def test_a_report_after_the_end_is_never_the_selected_model(ledger) -> None:
+    late = example_report("b", 1, 1040.5, 0.95, 0.95)  # ends 0.5 s after run_end (clock skew)
+    ledger.add(late)
+    summary, timeline = score_run(ledger, spec())
+    assert summary.best_trial_id == "b" and summary.best_val_accuracy == 0.70
+    assert summary.robust_accuracy_of_best == timeline[-1].robust_accuracy == pytest.approx(0.55)

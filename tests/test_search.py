@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import random
 from typing import get_args
 
 import pytest
 
 from aiperf.models import genome_from_dict
 from aiperf.search import SEARCHERS, make_searcher
+from aiperf.search.morphs import morph
 from aiperf.search.proposal import Hparams
+from aiperf.search.space import outside_space, sample_proposal
 from aiperf.spec import SearcherName, load_spec, parse_spec
 
 
@@ -30,6 +33,7 @@ def test_proposals_are_valid_and_inside_the_space(searcher_name: str) -> None:
         assert {b.type for b in genome.blocks} <= set(space.block_types)
         assert space.lr.min <= hparams.lr <= space.lr.max
         assert space.epochs.min <= hparams.epochs <= space.epochs.max
+        assert outside_space(space, config["genome"], config["hparams"], config["uegr"]) == []
         assert config["trial_index"] == i
 
 
@@ -95,3 +99,21 @@ def test_transformer_only_space_picks_dividing_heads() -> None:
 
 def test_every_searcher_a_spec_may_name_has_an_implementation() -> None:
     assert set(SEARCHERS) == set(get_args(SearcherName))
+
+
+@pytest.mark.parametrize("name", ["tiny", "small", "standard", "full"])
+def test_every_draw_and_morph_lies_inside_the_space(name) -> None:
+    """What the searchers propose passes the audit's search-space rule; what they cannot,
+    fails it."""
+    space = load_spec(name).search.space
+    rng = random.Random(5)
+    for _ in range(200):
+        proposal = sample_proposal(rng, space)
+        assert outside_space(space, **proposal) == []
+        child, _ = morph(rng, proposal["genome"], space)
+        assert outside_space(space, child, proposal["hparams"], proposal["uegr"]) == []
+    wide = {**proposal["genome"], "embed_dim": 4096}
+    assert outside_space(space, wide, proposal["hparams"], {"k": 9})[0].startswith(
+        "genome.embed_dim: 4096 is not among"
+    )
+    assert outside_space(space, wide, proposal["hparams"], {"k": 9})[-1].startswith("uegr.k")

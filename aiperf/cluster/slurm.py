@@ -25,9 +25,9 @@ from aiperf.spec import shipped_file
 
 TEMPLATE = Path("launch/slurm/aiperf.sbatch")
 JOB_RECORD = "slurm.json"
-_TIME_RE = re.compile(r"^(\d+-)?\d{1,2}:\d{2}:\d{2}$")
+_TIME_RE = re.compile(r"(\d+-)?\d{1,2}:\d{2}:\d{2}")
 # A partition or account name; a partition may list several, comma-separated.
-_SBATCH_NAME_RE = re.compile(r"^[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*$")
+_SBATCH_NAME_RE = re.compile(r"[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*")
 _NOT_IN_JOB_NAME = re.compile(r"[^A-Za-z0-9._-]")
 _SLURM_ESCAPE = re.compile(r"([^A-Za-z0-9._/%+,:=@-])")  # what #SBATCH needs a backslash before
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # a newline would end the #SBATCH line
@@ -60,10 +60,10 @@ class SlurmJob:
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.gpus_per_node < 0 or self.cpus_per_node < 1:
             raise SlurmError("--nodes and --cpus-per-node must be ≥ 1, --gpus-per-node ≥ 0")
-        if not _TIME_RE.match(self.time):
+        if not _TIME_RE.fullmatch(self.time):
             raise SlurmError(f"--time: expected HH:MM:SS or D-HH:MM:SS (got {self.time!r})")
         for flag, value in (("--partition", self.partition), ("--account", self.account)):
-            if value is not None and not _SBATCH_NAME_RE.match(value):
+            if value is not None and not _SBATCH_NAME_RE.fullmatch(value):
                 raise SlurmError(
                     f"{flag}: expected letters, digits, '.', '_' or '-' (got {value!r})"
                 )

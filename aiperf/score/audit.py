@@ -5,7 +5,10 @@ identical to the first); its interval starts before it ends and lies within [t0,
 are more report intervals open at once than the run has slots; accuracies are fractions; every
 report's FLOPs re-derive exactly from the trial's genome, UEGR settings and recorded batch shapes,
 and the shapes are possible at the spec's ``max_len``; no report claims more FLOPs than its
-devices' peak over its duration. The scorer makes every failure a reason the run is INVALID.
+devices' peak over its duration, nor do the reports running at once on a node claim more than
+the node's peak; the run has no more slots than its nodes' cores allow. What the spec fixes about
+every report (the work of an epoch and of an evaluation, accuracies, proposals) is audited by
+``aiperf.score.spec_audit``. The scorer makes every failure a reason the run is INVALID.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from aiperf.flops import Work
-from aiperf.score.hardware import report_peak
+from aiperf.score import spec_audit
+from aiperf.score.hardware import node_peak, report_peak
 from aiperf.score.ledger import Ledger, Report
 from aiperf.score.rederive import Pricing, report_flops, trial_pricing
 from aiperf.spec import Spec
@@ -40,6 +44,13 @@ def audit_ledger(ledger: Ledger, spec: Spec, nodes: list[dict[str, Any]]) -> lis
         lambda: _fractions(ledger),
         lambda: _work(ledger, spec),
         lambda: _throughput(ledger, nodes),
+        lambda: _node_load(ledger, nodes),
+        lambda: _capacity(ledger, spec, nodes),
+        lambda: spec_audit.epoch_work(ledger, spec),
+        lambda: spec_audit.same_work(ledger, spec),
+        lambda: spec_audit.sentence_lengths(ledger, spec),
+        lambda: spec_audit.accuracy_grain(ledger, spec),
+        lambda: spec_audit.proposals_in_space(ledger, spec),
     ]
     failures = []
     for rule in rules:
@@ -141,7 +152,7 @@ def _work(ledger: Ledger, spec: Spec) -> Iterator[str]:
         if report.num_classes is None or (classes is not None and report.num_classes != classes):
             yield f"{name}: num_classes {report.num_classes} is not the workload's"
             continue
-        if report.train_work is not None and report.train_work.samples != report.samples:
+        if report.train_work.samples != report.samples:
             yield f"{name}: samples {report.samples} differ from its batch shapes' total"
         yield from _shape_failures(report, spec.workload.max_len)
         key = keys.get(trial.trial_id) or keys.setdefault(
@@ -215,3 +226,40 @@ def _throughput(ledger: Ledger, nodes: list[dict[str, Any]]) -> Iterator[str]:
                 f"{_name(report)}: {report.flops:.3e} FLOPs in {seconds:.2f}s is more than its "
                 f"devices' peak ({peak:.3e} FLOPS) allows"
             )
+
+
+def _node_load(ledger: Ledger, nodes: list[dict[str, Any]]) -> Iterator[str]:
+    """The reports running at once on one node together claim no more FLOPS than its peak."""
+    peaks = {name: node_peak(node) for node in nodes for name in _names(node)}
+    events: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for report in ledger.reports:
+        seconds = report.end_time - report.start_time
+        if seconds > 0 and peaks.get(report.node) is not None:
+            rate = report.flops / seconds
+            events[report.node] += [(report.start_time, rate), (report.end_time, -rate)]
+    for name, changes in events.items():
+        load = most = 0.0
+        for _, change in sorted(changes):  # at one instant, an end (negative) before a start
+            load += change
+            most = max(most, load)
+        if most > peaks[name] * (1 + 1e-9):
+            yield f"node {name}: reports at once claim {most:.3e} FLOPS, its peak {peaks[name]:.3e}"
+
+
+def _names(node: dict[str, Any]) -> list[str]:
+    return [name for name in (node["ray_node_ip"], node["hostname"]) if name]
+
+
+def _capacity(ledger: Ledger, spec: Spec, nodes: list[dict[str, Any]]) -> Iterator[str]:
+    """No more slots than the nodes' cores hold trials of ``cpus_per_trial``."""
+    cores = [
+        node["cpu"].get("logical_cores") or node["cpu"].get("physical_cores") for node in nodes
+    ]
+    if not nodes or None in cores:
+        return
+    capacity = sum(count // spec.resources.cpus_per_trial for count in cores)
+    if ledger.start.slots > capacity:
+        yield (
+            f"the run claims {ledger.start.slots} slots; its nodes' {sum(cores)} cores hold "
+            f"{capacity} trials of {spec.resources.cpus_per_trial} CPUs"
+        )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
 
 from aiperf.hw.cpu import CpuFacts, estimated_peak_flops
 from aiperf.hw.inventory import peak_for, peak_summary
@@ -51,8 +51,9 @@ class _Node(BaseModel):
     hostname: str = Field("", max_length=256)
     ray_node_ip: str | None = Field(None, max_length=64)
     cpu: _Cpu
+    memory_bytes: int | None = Field(None, ge=0, lt=2**63)
     gpus: list[_Gpu] = Field([], max_length=64)
-    measured_gemm_flops: dict[str, dict[str, float | None]] = Field({}, max_length=65)
+    measured_gemm_flops: dict[str, dict[str, PositiveFloat | None]] = Field({}, max_length=65)
 
 
 class _System(BaseModel):
@@ -69,6 +70,10 @@ def rederived_nodes(system: dict[str, Any] | None) -> tuple[list[dict[str, Any]]
         first = err.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "nodes"
         return [], [f"system.json: {where}: {first['msg']}: no peak can be derived"]
+    names = [name for node in parsed.nodes for name in {node.hostname, node.ray_node_ip} if name]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        return [], [f"system.json: node {twice[0]!r} is listed twice: no peak can be derived"]
     return [_rederived(node) for node in parsed.nodes], []
 
 
@@ -81,6 +86,7 @@ def _rederived(node: _Node) -> dict[str, Any]:
     inventory = {
         "hostname": node.hostname,
         "ray_node_ip": node.ray_node_ip,
+        "memory_bytes": node.memory_bytes,
         "cpu": {**node.cpu.model_dump(), "estimated_peak_flops": estimate},
         "gpus": gpus,
         "measured_gemm_flops": node.measured_gemm_flops,
@@ -102,19 +108,32 @@ def total_peaks(nodes: list[dict[str, Any]], precision: str) -> tuple[float | No
 
 
 def report_peak(nodes: list[dict[str, Any]], report: Report) -> float | None:
-    """The most FLOPS the devices of ``report`` can run at any precision (its node's CPU, or its
-    GPUs), from the re-derived datasheet figures; None when the node or the figure is unknown."""
+    """The most FLOPS the devices of ``report`` can run at any precision (its node's CPU, or as
+    many of its GPUs as it was given), from the re-derived datasheet figures: 0 for a GPU
+    report on a node without GPUs; None when the node or a figure is unknown."""
     node = next((n for n in nodes if report.node in (n["ray_node_ip"], n["hostname"])), None)
     if node is None:
         return None
     if report.device == "cpu":
-        figures = [node["cpu"]["estimated_peak_flops"]]
-    else:
-        figures = [gpu["datasheet_peak_flops"] for gpu in node["gpus"]]
-    known = [v for figure in figures for v in figure.values() if v is not None]
-    if not known or len(known) < len(figures):
+        return _fastest(node["cpu"]["estimated_peak_flops"])
+    per_gpu = [_fastest(gpu["datasheet_peak_flops"]) for gpu in node["gpus"]]
+    if None in per_gpu:
         return None
-    return max(known) * max(1, len(report.gpu_ids))
+    used = min(max(1, len(report.gpu_ids)), len(per_gpu))
+    return max(per_gpu, default=0.0) * used
+
+
+def node_peak(node: dict[str, Any]) -> float | None:
+    """The most FLOPS a node runs at once: its CPU and every GPU, each at its fastest precision
+    (None when a figure is unknown)."""
+    parts = [_fastest(node["cpu"]["estimated_peak_flops"])]
+    parts += [_fastest(gpu["datasheet_peak_flops"]) for gpu in node["gpus"]]
+    return None if None in parts else sum(parts)
+
+
+def _fastest(figures: dict[str, float | None]) -> float | None:
+    known = [value for value in figures.values() if value is not None]
+    return max(known) if known else None
 
 
 def hardware_fields(

@@ -70,7 +70,7 @@ class Report:
     report_index: Count
     epoch: Count
     node: str  # the Ray node's IP (or the host name outside Ray)
-    device: str  # what torch trained on: cpu, cuda
+    device: Literal["cpu", "cuda"]  # what torch trained on
     gpu_ids: list[str]  # the GPUs Ray assigned to the trial (logical ids; empty on CPU slots)
     visible_devices: str | None  # CUDA_VISIBLE_DEVICES as the trial saw it ("" = no GPU)
     start_time: float  # unix seconds, interval start (on the worker's clock)

@@ -38,7 +38,7 @@ class SummaryError(UserError):
 class Summary:
     """The scored run: what ``summary.json`` holds, field for field."""
 
-    __pydantic_config__ = ConfigDict(extra="forbid")
+    __pydantic_config__ = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     run_id: str
     spec_name: str
@@ -69,7 +69,7 @@ class Summary:
     best_trial_id: str | None
     best_genome: dict[str, Any] | None
     robust_accuracy_of_best: float | None  # robust accuracy of the validation-selected model
-    rules_version: int | None  # of the shipped spec whose rules scored the run
+    rules_version: int | None  # of the rules that scored the run (unofficial: the spec's own)
     division: str  # closed | open | unofficial (aiperf.score.rules)
     division_notes: list[str]  # why the run is open or unofficial
     precision: str
@@ -129,8 +129,8 @@ def score_run(
         padding_share=padding_share(ledger),
         **_trial_counts(ledger),
         **run_events(ledger),
-        **_best_trial(ledger),
-        rules_version=spec.rules_version,
+        **_best_trial(ledger, t0 + length_s),
+        rules_version=rules.spec.rules_version,  # the version applied
         division=rules.division,
         division_notes=list(rules.notes),
         **hardware_fields(
@@ -236,8 +236,9 @@ def _trial_counts(ledger: Ledger) -> dict[str, int]:
     }
 
 
-def _best_trial(ledger: Ledger) -> dict[str, Any]:
-    best = best_report(ledger.reports)
+def _best_trial(ledger: Ledger, end: float) -> dict[str, Any]:
+    """The selected model: the timeline's best report at T (a report ending later never counts)."""
+    best = best_report([r for r in ledger.reports if r.end_time <= end + 1e-9])
     if best is None:
         return {"best_trial_id": None, "best_genome": None, "robust_accuracy_of_best": None}
     trial = ledger.trials.get(best.trial_id)

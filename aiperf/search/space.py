@@ -79,3 +79,72 @@ def sample_hparams(rng: random.Random, space: SearchSpace) -> dict[str, Any]:
         "weight_decay": sample_float(rng, space.weight_decay),
         "epochs": sample_int(rng, space.epochs),
     }
+
+
+def outside_space(
+    space: SearchSpace, genome: dict[str, Any], hparams: dict[str, Any], uegr: dict[str, Any]
+) -> list[str]:
+    """Every value of a proposal no searcher could draw from ``space``, one sentence each (empty:
+    inside). The audit holds every trial of a ledger to it."""
+    blocks = genome.get("blocks")
+    found = [
+        *_choice("genome.embed_dim", genome.get("embed_dim"), space.embed_dim),
+        *_choice("genome.pooling", genome.get("pooling", "mean"), space.pooling),
+        *_within("genome.dropout", genome.get("dropout", 0.0), space.dropout, slack=5e-5),
+        *_choice("genome.classifier_hidden", genome.get("classifier_hidden", 0), (0,)),
+        *_choice("hparams.batch_size", hparams.get("batch_size"), space.batch_size),
+        *_within("hparams.lr", hparams.get("lr"), space.lr),
+        *_within("hparams.weight_decay", hparams.get("weight_decay"), space.weight_decay),
+        *_between("hparams.epochs", hparams.get("epochs"), space.epochs),
+    ]
+    if not isinstance(blocks, list):
+        return [*found, "genome.blocks: not a list"]
+    found += _between("genome.blocks (count)", len(blocks), space.num_blocks)
+    for index, block in enumerate(blocks):
+        found += _block_outside(f"genome.blocks.{index}", block, space)
+    for name, value in uegr.items():
+        allowed = space.uegr.get(name)
+        if allowed is None:
+            found.append(f"uegr.{name}: not a searched knob")
+        elif isinstance(allowed, FloatRange):
+            found += _within(f"uegr.{name}", value, allowed)
+        else:
+            found += _choice(f"uegr.{name}", value, allowed)
+    return found
+
+
+def _block_outside(where: str, block: Any, space: SearchSpace) -> list[str]:
+    if not isinstance(block, dict):
+        return [f"{where}: not a block"]
+    kind = block.get("type")
+    if kind not in space.block_types:
+        return [f"{where}.type: {kind!r} is not among {list(space.block_types)}"]
+    if kind == "transformer":
+        return [
+            *_choice(f"{where}.heads", block.get("heads"), space.heads),
+            *_choice(f"{where}.ffn_dim", block.get("ffn_dim"), space.ffn_dim),
+        ]
+    return [
+        *_choice(f"{where}.kernel", block.get("kernel"), space.conv_kernel),
+        *_choice(f"{where}.width", block.get("width"), space.conv_width),
+    ]
+
+
+def _choice(where: str, value: Any, allowed: tuple[Any, ...]) -> list[str]:
+    exact = any(type(value) is type(choice) and value == choice for choice in allowed)
+    return [] if exact else [f"{where}: {value!r:.40} is not among {list(allowed)}"]
+
+
+def _within(where: str, value: Any, bounds: FloatRange, slack: float = 0.0) -> list[str]:
+    """Inside [min, max], give or take a rounding (NNI's log-space draws can overshoot an ulp)."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    tolerance = slack + 1e-9 * max(abs(bounds.min), abs(bounds.max))
+    if ok and bounds.min - tolerance <= value <= bounds.max + tolerance:
+        return []
+    return [f"{where}: {value!r:.40} is outside [{bounds.min}, {bounds.max}]"]
+
+
+def _between(where: str, value: Any, bounds: IntRange) -> list[str]:
+    if isinstance(value, int) and not isinstance(value, bool) and bounds.min <= value <= bounds.max:
+        return []
+    return [f"{where}: {value!r:.40} is outside [{bounds.min}, {bounds.max}]"]

@@ -84,8 +84,12 @@ DEFAULT_LIMITS = BundleLimits()
 def over_limits(sizes: dict[str, int], limits: BundleLimits = DEFAULT_LIMITS) -> str | None:
     """Why members of these sizes would be refused on reading (None: they fit the limits), so
     ``aiperf submit`` refuses to write a bundle that ``aiperf check`` could not read."""
-    if len(sizes) >= limits.members:
-        return f"{len(sizes)} files, over the {limits.members - 1} a bundle may hold"
+    if len(sizes) + 2 > limits.members:  # and the manifest and its signature
+        return f"{len(sizes)} files, over the {limits.members - 2} a bundle may hold"
+    for name in sizes:
+        problem = name_problem(name)
+        if problem is not None:
+            return f"{shown(name)} {problem}"
     name, largest = max(sizes.items(), key=lambda item: item[1])
     if largest > limits.member_bytes:
         return f"{name} is {_size(largest)}, over the {_size(limits.member_bytes)} a member may be"

@@ -40,10 +40,15 @@ from aiperf.submit.bundle import (
     canonical_json,
 )
 from aiperf.submit.signing import signer_fingerprint, verify_signature
-from aiperf.submit.system import SystemDescription, SystemDescriptionError, validate_system
+from aiperf.submit.system import (
+    SystemDescription,
+    SystemDescriptionError,
+    recorded_hardware,
+    validate_system,
+)
 
 REL_TOLERANCE = 1e-9
-UNVERIFIED_NOTES = ("no datasheet peak", "system.json:")  # hardware notes that leave it unverified
+UNVERIFIED_NOTES = ("no datasheet peak", "system.json:")  # the notes saying why a peak is unknown
 
 __all__ = ["BundleError", "CheckResult", "check_bundle"]
 
@@ -312,15 +317,9 @@ def verdict_failures(rescored: Summary) -> list[str]:
 
 
 def description_failures(description: SystemDescription, system: dict[str, Any]) -> list[str]:
-    """The submitted system description must say what the run's system.json recorded: node
-    count, accelerator model and count."""
-    nodes, _ = rederived_nodes(system)
-    names = sorted({gpu["name"] for node in nodes for gpu in node["gpus"]})
-    recorded = {
-        "nodes": len(nodes),
-        "accelerator": names[0] if len(names) == 1 else ("none" if not names else "mixed"),
-        "accelerator_count": sum(len(node["gpus"]) for node in nodes),
-    }
+    """The submitted system description must say what the run's system.json recorded: nodes,
+    accelerator model and counts, CPU and memory."""
+    recorded = recorded_hardware(rederived_nodes(system)[0])
     said = description.model_dump()
     return [
         f"{SYSTEM_MEMBER}: {key} is {_short(said[key])}, but the run's system.json records "
@@ -334,4 +333,6 @@ def unverified_reasons(rescored: Summary | None) -> list[str]:
     """Why the hardware's peak could not be re-derived (empty: verified)."""
     if rescored is None:
         return ["the run could not be re-scored"]
+    if rescored.peak_flops_datasheet is not None:
+        return []
     return [note for note in rescored.hardware_notes if note.startswith(UNVERIFIED_NOTES)]

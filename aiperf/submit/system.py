@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from aiperf.errors import UserError
 from aiperf.rundir import SYSTEM, read_system
 from aiperf.safe_yaml import load_yaml_file
+from aiperf.score.hardware import rederived_nodes
 from aiperf.spec import describe_validation_error
 
 
@@ -57,21 +58,31 @@ def run_system_fields(run_dir: Path) -> dict[str, Any]:
     inventory = read_system(run_dir)
     if inventory is None:
         raise SystemDescriptionError(f"{run_dir / SYSTEM}: missing")
-    nodes = inventory.get("nodes") or [{}]
+    nodes, notes = rederived_nodes(inventory)
+    if not nodes:
+        raise SystemDescriptionError(f"{run_dir / SYSTEM}: {notes[0] if notes else 'no nodes'}")
     first = nodes[0]
-    gpus = first.get("gpus") or []
-    count = len(nodes)
-    memory = first.get("memory_bytes")
     return {
-        "system_name": first.get("hostname") or "unknown",
-        "nodes": count,
-        "accelerator": gpus[0].get("name") if gpus else "none",
-        "accelerators_per_node": len(gpus),
-        "accelerator_count": sum(len(node.get("gpus") or []) for node in nodes),
-        "cpu": (first.get("cpu") or {}).get("model") or "unknown",
+        "system_name": first["hostname"] or "unknown",
+        **recorded_hardware(nodes),
+        "interconnect": _interconnect(inventory.get("interconnect"), len(nodes)),
+        "software": dict((inventory["nodes"][0] or {}).get("software") or {}),
+    }
+
+
+def recorded_hardware(nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The SystemDescription fields a run's nodes (``rederived_nodes``) fix: what a submitted
+    description must agree with."""
+    first = nodes[0] if nodes else {"gpus": [], "cpu": {}, "memory_bytes": None}
+    names = sorted({gpu["name"] for node in nodes for gpu in node["gpus"]})
+    memory = first["memory_bytes"]
+    return {
+        "nodes": len(nodes),
+        "accelerator": names[0] if len(names) == 1 else ("none" if not names else "mixed"),
+        "accelerators_per_node": len(first["gpus"]),
+        "accelerator_count": sum(len(node["gpus"]) for node in nodes),
+        "cpu": first["cpu"].get("model") or "unknown",
         "memory_gb": round(memory / 1e9, 1) if memory else 0.0,
-        "interconnect": _interconnect(inventory.get("interconnect"), count),
-        "software": dict(first.get("software") or {}),
     }
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aiperf.spec import WorkloadSpec
+from aiperf.spec import WorkloadSpec, length_range
 from aiperf.workload.splits import TextSplit
 from aiperf.workload.tsv import WorkloadError
 
@@ -170,11 +170,6 @@ def synonym_map() -> dict[str, tuple[str, ...]]:
         for group in (*POSITIVE_GROUPS, *NEGATIVE_GROUPS)
         for word in group
     }
-
-
-def length_range(max_len: int) -> tuple[int, int]:
-    """The shortest and longest target length (in tokens) of a review for ``max_len``."""
-    return max(4, max_len // 8), max_len
 
 
 def split_rngs(seed: int) -> dict[str, random.Random]:
