@@ -351,13 +351,16 @@ def resolve_spec_path(name_or_path: str | Path) -> Path:
     return shipped
 
 
-def shipped_file(relative: Path) -> Path | None:
+def shipped_file(relative: Path, from_cwd: bool = True) -> Path | None:
     """A file aiperf ships outside the package (specs, launch templates): under the working
-    directory, the source tree, or the install prefix's ``share/aiperf``, first found wins."""
+    directory (unless ``from_cwd`` is false: the rules a bundle is checked by come from aiperf's
+    own installation only), the source tree, or the install prefix's ``share/aiperf``, first
+    found wins."""
     import sys
 
     source_tree = Path(__file__).resolve().parent.parent
-    for base in (Path.cwd(), source_tree, Path(sys.prefix) / "share/aiperf"):
+    bases = [Path.cwd()] if from_cwd else []
+    for base in (*bases, source_tree, Path(sys.prefix) / "share/aiperf"):
         if (base / relative).is_file():
             return base / relative
     return None

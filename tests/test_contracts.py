@@ -199,15 +199,21 @@ def fake_trial(trial_id: str, index: int) -> SimpleNamespace:
     return SimpleNamespace(trial_id=trial_id, config=config, error_file=None)
 
 
-def test_a_restored_recorder_rebuilds_open_trials_from_the_ledger(tmp_path) -> None:
+def started_recorder(path: Path):
+    """A recorder set up on a ledger that holds only its run_start (what Tune starts with)."""
     from aiperf.score.recorder import LedgerRecorder
 
-    path = tmp_path / "ledger.jsonl"
     writer = LedgerWriter(path)
     writer.append(RunStart(run_id="r", t0=T0, seed=1, duration_s=60.0))
     writer.close()
-    first = LedgerRecorder(path)
-    first.setup()
+    recorder = LedgerRecorder(path)
+    recorder.setup()
+    return recorder
+
+
+def test_a_restored_recorder_rebuilds_open_trials_from_the_ledger(tmp_path) -> None:
+    path = tmp_path / "ledger.jsonl"
+    first = started_recorder(path)
     for index, trial_id in enumerate(("a", "b")):
         first.on_trial_start(0, [], fake_trial(trial_id, index))
     first.on_trial_complete(0, [], fake_trial("a", 0))
@@ -223,14 +229,8 @@ def test_a_restored_recorder_rebuilds_open_trials_from_the_ledger(tmp_path) -> N
 
 
 def test_a_restored_recorder_never_writes_an_epoch_twice(tmp_path) -> None:
-    from aiperf.score.recorder import LedgerRecorder
-
     path = tmp_path / "ledger.jsonl"
-    writer = LedgerWriter(path)
-    writer.append(RunStart(run_id="r", t0=T0, seed=1, duration_s=60.0))
-    writer.close()
-    recorder = LedgerRecorder(path)
-    recorder.setup()
+    recorder = started_recorder(path)
     recorder.on_trial_start(0, [], fake_trial("b", 1))
     first = {**asdict(report("b", 0, T0 + 10, 10, 1, 0.6, 0.6)), "training_iteration": 1}
     recorder.on_trial_result(0, [], fake_trial("b", 1), first)

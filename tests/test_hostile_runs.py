@@ -106,3 +106,17 @@ def test_a_resume_on_new_nodes_records_them(finished, tmp_path) -> None:
     assert [n["ray_node_ip"] for n in after["nodes"]] == [known.ip, joined.ip]
     record_new_nodes(run_dir, Cluster(None, (known, joined)), inventory)
     assert json.loads((run_dir / SYSTEM).read_text()) == after and len(seen) == 1
+
+
+def test_rules_never_come_from_the_working_directory(tmp_path, monkeypatch) -> None:
+    from aiperf.score.rules import rules_for, shipped_rules
+    from aiperf.spec import load_spec
+
+    spec = load_spec("tiny")
+    (tmp_path / "benchmark_specs").mkdir()
+    lax = "name: tiny\nrules_version: 1\nmin_duration: 1s\nquality_gate: 0.0\n"
+    (tmp_path / "benchmark_specs" / "tiny.yaml").write_text(lax)
+    monkeypatch.chdir(tmp_path)
+    shipped_rules.cache_clear()
+    rules = rules_for(spec)
+    assert (rules.spec.min_duration, rules.spec.quality_gate) == (60.0, 0.6)

@@ -123,6 +123,7 @@ def test_submit_then_check_passes_and_a_flipped_byte_fails(run_dir, tmp_path, ca
     bundle = tmp_path / "bundle.tar.gz"
     argv = ["submit", str(run_dir), "--out", str(bundle), "--submitter", "ci"]
     assert main([*argv, "--system-name", "ci-box"]) == 0
+    capsys.readouterr()
     assert main(["check", str(bundle)]) == 1  # a 25 s run: INVALID for its length, nothing else
     failures = capsys.readouterr().out.splitlines()
     assert any("run length" in line for line in failures)

@@ -21,7 +21,7 @@ from typing import Any
 from aiperf.flops import Work
 from aiperf.score import spec_audit
 from aiperf.score.hardware import node_peak, report_peak
-from aiperf.score.ledger import Ledger, Report
+from aiperf.score.ledger import Ledger, Report, TrialStart
 from aiperf.score.rederive import Pricing, report_flops, trial_pricing
 from aiperf.spec import Spec
 
@@ -136,9 +136,7 @@ def _fractions(ledger: Ledger) -> Iterator[str]:
 def _work(ledger: Ledger, spec: Spec) -> Iterator[str]:
     """Each report's FLOPs re-derived from its trial and batch shapes, exactly."""
     classes = SYNTHETIC_CLASSES if spec.workload.kind == "synthetic" else None
-    priced: dict[str, Pricing | str] = {}  # by genome and knobs: many trials share a genome
-    keys: dict[str, str] = {}  # trial → its genome and knobs as text
-    blocks = 0  # of the distinct genomes priced so far: what pricing costs
+    pricer = _Pricer(spec)
     for report in ledger.reports:
         trial = ledger.trials.get(report.trial_id)
         if trial is None:
@@ -155,20 +153,13 @@ def _work(ledger: Ledger, spec: Spec) -> Iterator[str]:
         if report.train_work.samples != report.samples:
             yield f"{name}: samples {report.samples} differ from its batch shapes' total"
         yield from _shape_failures(report, spec.workload.max_len)
-        key = keys.get(trial.trial_id) or keys.setdefault(
-            trial.trial_id, json.dumps([trial.genome, trial.uegr, report.num_classes])
-        )
-        if key not in priced:
-            listed = trial.genome.get("blocks")
-            blocks += len(listed) if isinstance(listed, list) else 0
-            if blocks > MAX_PRICED_BLOCKS:
-                yield (
-                    f"the trials hold more than {MAX_PRICED_BLOCKS} blocks of distinct genomes: "
-                    f"too many to re-derive (from {name} on, no report is verified)"
-                )
-                return
-            priced[key] = _pricing(trial, spec, report.num_classes)
-        pricing = priced[key]
+        pricing = pricer(trial, report.num_classes)
+        if pricing is None:
+            yield (
+                f"the trials hold more than {MAX_PRICED_BLOCKS} blocks of distinct genomes: "
+                f"too many to re-derive (from {name} on, no report is verified)"
+            )
+            return
         if isinstance(pricing, str):
             yield f"{name}: {pricing}"
             continue
@@ -180,11 +171,35 @@ def _work(ledger: Ledger, spec: Spec) -> Iterator[str]:
             )
 
 
-def _pricing(trial: Any, spec: Spec, num_classes: int) -> Pricing | str:
-    try:
-        return trial_pricing(trial, spec, num_classes)
-    except ValueError as err:  # GenomeError, FlopsError, a pydantic ValidationError
-        return f"trial {trial.trial_id} cannot be priced ({str(err).splitlines()[0]})"
+class _Pricer:
+    """Prices each distinct (genome, UEGR knobs, classes) once — many trials share a genome —
+    within the block budget; a trial it cannot price gets the reason why."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.priced: dict[str, Pricing | str] = {}
+        self.keys: dict[str, str] = {}  # trial → its genome and knobs as text
+        self.blocks = 0  # of the distinct genomes priced so far: what pricing costs
+
+    def __call__(self, trial: TrialStart, num_classes: int) -> Pricing | str | None:
+        """The trial's pricing, why it has none, or None once the budget is spent."""
+        key = self.keys.get(trial.trial_id) or self.keys.setdefault(
+            trial.trial_id, json.dumps([trial.genome, trial.uegr, num_classes])
+        )
+        if key not in self.priced:
+            listed = trial.genome.get("blocks")
+            self.blocks += len(listed) if isinstance(listed, list) else 0
+            if self.blocks > MAX_PRICED_BLOCKS:
+                return None
+            try:
+                self.priced[key] = trial_pricing(trial, self.spec, num_classes)
+            except ValueError as err:  # GenomeError, FlopsError, a pydantic ValidationError
+                self.priced[key] = f"trial {trial.trial_id} cannot be priced ({_first(err)})"
+        return self.priced[key]
+
+
+def _first(err: Exception) -> str:
+    return (str(err).splitlines() or [type(err).__name__])[0]
 
 
 def _shape_failures(report: Report, max_len: int) -> Iterator[str]:

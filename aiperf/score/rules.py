@@ -18,12 +18,11 @@ Earlier rules versions stay loadable from ``benchmark_specs/rules/<name>-v<N>.ya
 from __future__ import annotations
 
 import functools
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from aiperf.spec import Spec, SpecError, load_spec
+from aiperf.spec import Spec, SpecError, load_spec, shipped_file
 
 SPECS = Path("benchmark_specs")
 ARCHIVE = SPECS / "rules"  # earlier rules versions: <name>-v<N>.yaml
@@ -101,14 +100,10 @@ def shipped_rules(name: str, version: int | None) -> Spec | None:
 
 
 def _installed(relative: Path) -> Path | None:
-    """A file of aiperf's own installation (source tree or ``share/aiperf``), never the cwd's."""
+    """A file of aiperf's own installation, never the working directory's."""
     if not relative.name.replace("-", "").replace(".", "").replace("_", "").isalnum():
         return None
-    source_tree = Path(__file__).resolve().parent.parent.parent
-    for base in (source_tree, Path(sys.prefix) / "share/aiperf"):
-        if (base / relative).is_file():
-            return base / relative
-    return None
+    return shipped_file(relative, from_cwd=False)
 
 
 def _load(path: Path) -> Spec | None:
