@@ -20,6 +20,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
@@ -41,7 +42,9 @@ GENOME = {
     "blocks": [{"type": "conv", "kernel": 3, "width": 32}],
     "pooling": "mean",
 }
-UNIT = Work(samples=1, tokens=4, tokens_sq=16, real_tokens=4)
+UNIT = Work(samples=1, tokens=14, tokens_sq=233, real_tokens=14)  # tiny: lengths 4..24
+EVAL_FORWARD = UNIT * (500 + 1000 + 6 * 500)  # tiny's val + test + 6 PGD passes over 500
+EVAL_INPUT_GRAD = UNIT * (5 * 500)
 SYSTEM_JSON = {
     "nodes": [
         {
@@ -55,7 +58,7 @@ SYSTEM_JSON = {
 }
 DESCRIPTION = SystemDescription(
     submitter="bench", system_name="bench", nodes=1, accelerator="none",
-    accelerators_per_node=0, accelerator_count=0, cpu="x", memory_gb=1.0, interconnect="none",
+    accelerators_per_node=0, accelerator_count=0, cpu="x", memory_gb=0.0, interconnect="none",
 )  # fmt: skip
 
 
@@ -79,27 +82,25 @@ def ledger_lines(reports: int, epochs: int = 6, distinct: bool = False) -> list[
     for trial in range(trials):
         genome = deep_genome(trial) if distinct else GENOME
         costs = cost_model(genome_from_dict(genome), 2)
-        unit_flops = costs.step_flops(UNIT, step_passes(spec_uegr))
-        eval_flops = costs.eval_flops(UNIT, Work())
+        train_work = UNIT * 4000  # one honest epoch of tiny: 4000 samples in 125 steps of 32
+        train_flops = costs.step_flops(train_work, step_passes(spec_uegr))
+        eval_flops = costs.eval_flops(EVAL_FORWARD, EVAL_INPUT_GRAD)
         start = T0 + (trial // 2) * epochs
-        hparams = {"lr": 0.001, "batch_size": 32, "weight_decay": 0.0, "epochs": epochs}
+        hparams = {"lr": 0.003, "batch_size": 32, "weight_decay": 0.0, "epochs": epochs}
         lines.append({"kind": "trial", "trial_id": f"t{trial}", "trial_index": trial,
                       "time": start, "genome": genome, "hparams": hparams, "uegr": {},
                       "schema": 1})  # fmt: skip
         for epoch in range(epochs):
-            work = {"samples": 1, "tokens": 4, "tokens_sq": 16, "real_tokens": 4}
             lines.append({
                 "kind": "report", "schema": 1, "trial_id": f"t{trial}", "report_index": epoch,
                 "epoch": epoch + 1, "node": NODE, "device": "cpu", "gpu_ids": [],
                 "visible_devices": None, "start_time": start + epoch,
-                "end_time": start + epoch + 1, "samples": 1, "steps": 1,
-                "train_flops": unit_flops, "eval_flops": eval_flops,
-                "flops": unit_flops + eval_flops, "loss": 0.5, "val_accuracy": 0.7,
+                "end_time": start + epoch + 1, "samples": 4000, "steps": 125,
+                "train_flops": train_flops, "eval_flops": eval_flops,
+                "flops": train_flops + eval_flops, "loss": 0.5, "val_accuracy": 0.7,
                 "test_accuracy": 0.7, "robust_accuracy": 0.6, "flops_check_error": 0.0,
-                "train_work": work, "eval_forward_work": work,
-                "eval_input_grad_work": {**work, "samples": 0, "tokens": 0, "tokens_sq": 0,
-                                         "real_tokens": 0},
-                "num_classes": 2,
+                "train_work": asdict(train_work), "eval_forward_work": asdict(EVAL_FORWARD),
+                "eval_input_grad_work": asdict(EVAL_INPUT_GRAD), "num_classes": 2,
             })  # fmt: skip
     lines.append({"kind": "run_end", "time": T0 + length, "reason": "deadline", "energy": None,
                   "alive_nodes": [NODE], "schema": 1})  # fmt: skip
