@@ -23,7 +23,7 @@ STATUS_COLOURS = {"completed": BLUE, "stopped": PURPLE, "failed": RED, "running"
 PLOT_TITLES = {
     "flops": "FLOPS over time",
     "regulated": "Regulated score over time",
-    "accuracy": "Best clean and robust test accuracy over time",
+    "accuracy": "Clean and robust test accuracy of the selected model over time",
     "gantt": "Trials per node and slot",
     "scatter": "Accuracy vs FLOPs of every trial",
 }
