@@ -18,7 +18,7 @@ $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install $(PIP_QUIET) -e ".[test,dev,nni,mpi]"
+	$(BIN)/pip install $(PIP_QUIET) -e ".[test,dev,nni,mpi,leaderboard]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -119,9 +120,11 @@ def _add_offline_commands(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("run_dirs", type=Path, nargs="+")
     compare.add_argument("--out", type=Path, help="where the CSV and plot go (default: cwd)")
     compare.set_defaults(handler=_cmd_compare)
-    submit = commands.add_parser("submit", help="pack a run into a leaderboard bundle")
+    submit = commands.add_parser("submit", help="pack a run into a bundle (and upload it)")
     submit.add_argument("run_dir", type=Path)
-    submit.add_argument("--out", type=Path, required=True, help="bundle path (.tar.gz)")
+    submit.add_argument("--out", type=Path, help="bundle path (.tar.gz; needed without --to)")
+    submit.add_argument("--to", help="upload to this leaderboard (e.g. http://127.0.0.1:8000)")
+    submit.add_argument("--token-file", type=Path, help="with --to: your API token's file")
     submit.add_argument("--system-file", type=Path, help="YAML/JSON system description fields")
     submit.add_argument("--submitter", help="who submits (overrides the system file)")
     submit.add_argument("--system-name", help="the machine's name on the leaderboard")
@@ -135,6 +138,24 @@ def _add_offline_commands(commands: argparse._SubParsersAction) -> None:
     keygen = commands.add_parser("keygen", help="make an Ed25519 key pair to sign bundles")
     keygen.add_argument("key", type=Path, help="private key file (the public key: KEY.pub)")
     keygen.set_defaults(handler=_cmd_keygen)
+    _add_leaderboard_commands(commands)
+
+
+def _add_leaderboard_commands(commands: argparse._SubParsersAction) -> None:
+    board = commands.add_parser("leaderboard", help="run a leaderboard server (extra: leaderboard)")
+    actions = board.add_subparsers(dest="leaderboard_command", required=True)
+    serve = actions.add_parser("serve", help="serve the leaderboard's pages and API")
+    serve.add_argument("--db", default="sqlite:///leaderboard/leaderboard.db", help="database URL")
+    serve.add_argument("--store", type=Path, default=Path("leaderboard"), help="bundle folder")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=_cmd_leaderboard_serve)
+    add = actions.add_parser("add-submitter", help="register a submitter; prints its API token")
+    add.add_argument("name")
+    add.add_argument("--public-key", type=Path, required=True, help="their key.pub")
+    add.add_argument("--organiser", action="store_true", help="may hide results")
+    add.add_argument("--db", default="sqlite:///leaderboard/leaderboard.db", help="database URL")
+    add.set_defaults(handler=_cmd_leaderboard_add)
 
 
 def _add_slurm_commands(commands: argparse._SubParsersAction) -> None:
@@ -383,9 +404,35 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     overrides = read_system_file(args.system_file) if args.system_file else {}
     overrides |= {"submitter": args.submitter} if args.submitter else {}
     overrides |= {"system_name": args.system_name} if args.system_name else {}
+    if args.to and not (args.token_file and args.key):
+        raise UsageError("--to needs --token-file and --key (the leaderboard takes signed bundles)")
+    if not args.to and not args.out:
+        raise UsageError("--out is needed (or --to, to upload)")
     system = system_from_run(args.run_dir, overrides)
-    bundle = make_bundle(args.run_dir, args.out, system, args.key)
-    print(f"bundle: {bundle}" + (" (signed)" if args.key else ""))
+    with tempfile.TemporaryDirectory(prefix="aiperf-submit-") as tmp:
+        out = args.out or Path(tmp) / "bundle.tar.gz"
+        bundle = make_bundle(args.run_dir, out, system, args.key)
+        print(f"bundle: {bundle}" + (" (signed)" if args.key else ""))
+        if args.to:
+            from aiperf.submit.upload import upload
+
+            reply = upload(bundle, args.to, args.token_file)
+            print(f"submitted: {reply['status']} — {args.to.rstrip('/')}{reply['url']}")
+    return EXIT_OK
+
+
+def _cmd_leaderboard_serve(args: argparse.Namespace) -> int:
+    from aiperf.leaderboard.serve import serve
+
+    serve(args.db, args.store, args.host, args.port)
+    return EXIT_OK
+
+
+def _cmd_leaderboard_add(args: argparse.Namespace) -> int:
+    from aiperf.leaderboard.submitters import add_submitter
+
+    token = add_submitter(args.db, args.name, args.public_key, args.organiser)
+    print(f"submitter {args.name} registered; API token (shown once, keep it secret):\n{token}")
     return EXIT_OK
 
 

@@ -28,6 +28,7 @@ from aiperf.errors import UserError
 from aiperf.rundir import LEDGER, SPEC, SUMMARY, SYSTEM
 from aiperf.score import Ledger, Summary, SummaryError, read_ledger, score_run
 from aiperf.score.hardware import rederived_nodes
+from aiperf.score.timeline import TimelinePoint
 from aiperf.spec import Spec, load_spec
 from aiperf.submit.archive import BundleError, read_members
 from aiperf.submit.bundle import (
@@ -230,11 +231,29 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+@dataclass(frozen=True)
+class Scored:
+    """A bundle's run re-scored: what ``check`` compares and what a leaderboard draws."""
+
+    spec: Spec
+    ledger: Ledger
+    summary: Summary
+    timeline: list[TimelinePoint]
+
+
 def _rescore(
     members: dict[str, bytes], system: dict[str, Any] | None, failures: list[str]
 ) -> Summary | None:
     """The summary re-computed from the bundled ledger and spec and the run's system.json
     (None when one of them is missing or broken; the reason joins ``failures``)."""
+    scored = rescore_members(members, system, failures)
+    return scored.summary if scored else None
+
+
+def rescore_members(
+    members: dict[str, bytes], system: dict[str, Any] | None, failures: list[str]
+) -> Scored | None:
+    """``_rescore`` with the spec, ledger and timeline behind the summary."""
     missing = [RUN_PREFIX + name for name in (SPEC, LEDGER) if RUN_PREFIX + name not in members]
     if missing:
         failures.append(f"cannot re-score the run: {', '.join(missing)} missing")
@@ -248,10 +267,11 @@ def _rescore(
     if spec is None or ledger is None or system is None:
         return None
     try:
-        return score_run(ledger, spec, system)[0]
+        summary, timeline = score_run(ledger, spec, system)
     except UserError as err:  # e.g. a ledger without run_start
         failures.append(f"{RUN_PREFIX + LEDGER}: cannot be re-scored ({err})")
         return None
+    return Scored(spec, ledger, summary, timeline)
 
 
 def _spec(path: Path, failures: list[str]) -> Spec | None:
