@@ -20,7 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import uvicorn
 from rich.console import Console
 from rich.table import Table
 
@@ -28,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from hostile import CASES
 from ledgers import write_tiny_run
+from liveserver import serving
 from pgcluster import create_database, start_postgres, stop_postgres
 
 from aiperf.leaderboard.app import Settings, create_app
@@ -79,27 +79,6 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else 0
 
 
-class Live:
-    """A leaderboard app served by uvicorn on a free loopback port."""
-
-    def __init__(self, app) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0,
-                                                    log_level="warning"))  # fmt: skip
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        settle_heap()  # as `aiperf leaderboard serve` does
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return f"http://127.0.0.1:{self.server.servers[0].sockets[0].getsockname()[1]}"
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-
-
 def bundles(folder: Path, key: Path, count: int) -> list[bytes]:
     """``count`` distinct valid signed bundles of one run (one system name each)."""
     run = write_tiny_run(folder / "run")
@@ -148,7 +127,8 @@ def measure(name: str, db_url: str, folder: Path, rows: int, table: Table) -> No
     valid = bundles(folder, key, 20)
     forged = hostile(folder, valid[0], 50)
     headers = {"Authorization": f"Bearer {token}"}
-    with Live(app) as url:
+    settle_heap()  # as `aiperf leaderboard serve` does
+    with serving(app) as url:
         latencies(url, 5)  # warm-up: templates compiled, connections pooled
         quiet = latencies(url, REQUESTS)
         with ThreadPoolExecutor(20) as pool:

@@ -5,14 +5,13 @@ bundles rejected with their reasons while the pages keep serving; auth, caps and
 from __future__ import annotations
 
 import json
-import threading
-import time
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from hostile import CASES
 from ledgers import write_tiny_run
+from liveserver import serving
 
 from aiperf.leaderboard.app import Settings, create_app
 from aiperf.leaderboard.submitters import add_submitter
@@ -199,30 +198,16 @@ def test_pages_send_security_headers_and_filters_never_mix_divisions(board, run_
 
 
 def test_submit_to_a_running_server(database_url, tmp_path, run_dir, capsys) -> None:
-    import uvicorn
-
     from aiperf.cli import main
 
     board = Board(database_url, tmp_path)
-    config = uvicorn.Config(board.app, host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:  # poll until it listens
-        time.sleep(0.05)
-    assert server.started, "the server did not start within 30 s"
-    port = server.servers[0].sockets[0].getsockname()[1]
     token = tmp_path / "token"
     token.write_text(board.tokens["lab"])
-    argv = ["submit", str(run_dir), "--to", f"http://127.0.0.1:{port}", "--token-file",
-            str(token), "--key", str(board.keys["lab"]), "--submitter", "lab"]  # fmt: skip
-    try:
+    with serving(board.app) as url:
+        argv = ["submit", str(run_dir), "--to", url, "--token-file", str(token),
+                "--key", str(board.keys["lab"]), "--submitter", "lab"]  # fmt: skip
         assert main(argv) == 0
         assert "submitted: queued" in capsys.readouterr().out
         assert board.verify() == 1
         rows = json.loads(board.client.get("/api/leaderboard").text)
         assert [r["submitter"] for r in rows] == ["lab"]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

@@ -5,12 +5,11 @@ compare the two. Screenshots of each step land in the test's folder."""
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 from pathlib import Path
 
 import pytest
 from ledgers import write_tiny_run
+from liveserver import serving
 from test_leaderboard import Board
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -23,8 +22,6 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """A live leaderboard on loopback holding two accepted results of one system."""
-    import uvicorn
-
     folder = tmp_path_factory.mktemp("site")
     run_dir = write_tiny_run(folder / "run")
     board = Board(f"sqlite:///{folder / 'board.db'}", folder)
@@ -36,19 +33,8 @@ def site(tmp_path_factory):
                              board.keys[who])  # fmt: skip
         board.upload(bundle, who)
     assert board.verify() == 2
-    server = uvicorn.Server(
-        uvicorn.Config(board.app, host="127.0.0.1", port=0, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:  # poll until it listens
-        time.sleep(0.05)
-    assert server.started
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}", folder
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(board.app) as url:
+        yield url, folder
 
 
 @pytest.fixture(scope="module")
