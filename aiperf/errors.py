@@ -32,3 +32,9 @@ def printable(text: str) -> str:
         c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
         for c in text
     )
+
+
+def short_repr(value: object, width: int = 80) -> str:
+    """``repr(value)`` cut to ``width`` characters, for a message about someone else's value."""
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."

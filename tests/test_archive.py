@@ -94,13 +94,14 @@ def measured(action: Callable[[], object]) -> tuple[object, int, float]:
     return result, peak, seconds
 
 
-def refused(path: Path, reason: str, limits: BundleLimits = LIMITS) -> BundleError:
-    """read_members raises a one-line BundleError naming ``reason``, cheaply."""
+def refusal(path: Path, limits: BundleLimits = LIMITS) -> str:
+    """The one-line BundleError read_members raises for ``path`` — cheaply: its memory and
+    time are checked here, its message by the test."""
     err, peak, seconds = measured(lambda: read_members(path, limits))
     assert isinstance(err, BundleError), err
-    assert reason in str(err) and "\n" not in str(err), str(err)
+    assert "\n" not in str(err), str(err)
     assert peak < PEAK_BYTES and seconds < 5, (peak, seconds)
-    return err
+    return str(err)
 
 
 def failures_of(path: Path) -> tuple[dict[str, bytes], list[str]]:
@@ -144,7 +145,7 @@ def test_gnu_sparse_member_claiming_a_gib(tmp_path) -> None:
     raw = manifest_blocks() + raw_block("run/sparse", tarfile.GNUTYPE_SPARSE, 512, sparse_map)
     path = write(tmp_path, gz(raw + bytes(512) + bytes(1024)))
     assert path.stat().st_size < 11_000
-    refused(path, "member run/sparse is a sparse file")
+    assert "member run/sparse is a sparse file" in refusal(path)
 
 
 def test_pax_sparse_members(tmp_path) -> None:
@@ -156,7 +157,7 @@ def test_pax_sparse_members(tmp_path) -> None:
     v10 = {"GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.realsize": str(GiB)}
     data = b"1\n" + b"9" * 4096  # a map whose line never ends: tarfile would read it quadratically
     path = write(tmp_path, gz(tar_stream(entry("run/s10", data, pax_headers=v10))), "v10.tar.gz")
-    refused(path, "member run/s10 is a sparse file")
+    assert "member run/s10 is a sparse file" in refusal(path)
 
 
 def gzip_bomb(tar_head: bytes, zeros: int) -> bytes:
@@ -178,39 +179,49 @@ def test_gzip_bomb_stops_at_the_cap(tmp_path) -> None:
     assert len(bomb) < 1_100_000
     assert zlib.decompressobj(31).decompress(bomb, 1) == b"m"  # a real gzip stream
     cap = DEFAULT_LIMITS.stream_bytes // MiB
-    refused(write(tmp_path, bomb), f"inflates to over {cap} MiB")
+    assert f"inflates to over {cap} MiB" in refusal(write(tmp_path, bomb))
 
 
 def test_bombs_inside_members(tmp_path) -> None:
     one_gib = manifest_blocks() + raw_block("run/zeros", tarfile.REGTYPE, GiB)
-    refused(write(tmp_path, gzip_bomb(one_gib, GiB)), "run/zeros holds 1073741824 bytes, over")
+    assert "run/zeros holds 1073741824 bytes, over" in refusal(
+        write(tmp_path, gzip_bomb(one_gib, GiB))
+    )
     under = bytes(DEFAULT_LIMITS.member_bytes)  # each at the one-member cap, together over
     members = [entry(f"run/{name}", under) for name in "abc"]
     path = write(tmp_path, gz(tar_stream(*members)), "2.tar.gz")
     total = DEFAULT_LIMITS.uncompressed_bytes // MiB
-    refused(path, f"its members hold over {total} MiB together (the limit), with run/b")
+    assert f"its members hold over {total} MiB together (the limit), with run/b" in refusal(path)
 
 
 def test_pax_header_claiming_a_huge_size(tmp_path) -> None:
     raw = manifest_blocks() + raw_block("././@PaxHeader", tarfile.XHDTYPE, GiB) + bytes(4096)
-    refused(write(tmp_path, gz(raw)), "an extended tar header of 1073741824 bytes at byte 1024")
+    assert "an extended tar header of 1073741824 bytes at byte 1024" in refusal(
+        write(tmp_path, gz(raw))
+    )
     huge = entry("run/huge", b"x", pax_headers={"size": str(2**40)})
-    refused(write(tmp_path, gz(tar_stream(huge)), "s.tar.gz"), "run/huge holds 1099511627776 bytes")
+    assert "run/huge holds 1099511627776 bytes" in refusal(
+        write(tmp_path, gz(tar_stream(huge)), "s.tar.gz")
+    )
     negative = entry("run/neg", b"x", pax_headers={"size": "-5"})
     path = write(tmp_path, gz(tar_stream(negative)), "n.tar.gz")
-    refused(path, "member run/neg claims a negative size (-5)")
+    assert "member run/neg claims a negative size (-5)" in refusal(path)
 
 
 def test_pax_headers_that_would_cost_quadratic_time(tmp_path) -> None:
     digits = b"1" * 60_000  # Python 3.11 searches this with a regex in quadratic time
     head = raw_block("././@PaxHeader", tarfile.XHDTYPE, len(digits)) + padded(digits)
     path = write(tmp_path, gz(manifest_blocks() + head + manifest_blocks()))
-    refused(path, "extended tar header of 60000 bytes at byte 1024, over the 4 KiB limit")
+    assert "extended tar header of 60000 bytes at byte 1024, over the 4 KiB limit" in refusal(path)
     small = raw_block("././@PaxHeader", tarfile.XHDTYPE, 4096) + b"1" * 4096
     chained = manifest_blocks() + small * 2000 + bytes(1024)  # each header read inside the last
-    refused(write(tmp_path, gz(chained), "c.tar.gz"), "extended tar header follows another one")
+    assert "extended tar header follows another one" in refusal(
+        write(tmp_path, gz(chained), "c.tar.gz")
+    )
     glob = raw_block("pax_global_header", tarfile.XGLTYPE, 0)
-    refused(write(tmp_path, gz(glob + manifest_blocks()), "g.tar.gz"), "a global PAX header")
+    assert "a global PAX header" in refusal(
+        write(tmp_path, gz(glob + manifest_blocks()), "g.tar.gz")
+    )
 
 
 def test_the_worst_allowed_headers_stay_cheap(tmp_path) -> None:
@@ -271,7 +282,7 @@ def test_undecodable_name_is_escaped(tmp_path) -> None:
 
 def test_too_many_members(tmp_path) -> None:
     many = [entry(f"run/{i}", b"x") for i in range(64)]  # with the manifest: 65
-    refused(write(tmp_path, gz(tar_stream(*many))), "more than 64 members")
+    assert "more than 64 members" in refusal(write(tmp_path, gz(tar_stream(*many))))
     assert len(read_members(write(tmp_path, gz(tar_stream(*many[:63])), "ok.tar.gz"))[0]) == 64
 
 
@@ -279,47 +290,55 @@ def test_oversize_file_refused_before_it_is_opened(tmp_path) -> None:
     path = tmp_path / "big.tar.gz"
     with path.open("wb") as file:
         file.truncate(16 * MiB + 1)  # a hole: costs no disk
-    refused(path, "16777217 bytes, over the 16 MiB limit for a bundle file")
+    assert "16777217 bytes, over the 16 MiB limit for a bundle file" in refusal(path)
 
 
 def test_limits_are_tunable(bundle) -> None:
     small = BundleLimits(member_bytes=100)
-    refused(bundle, "over the 100 bytes limit for one member", small)
-    refused(bundle, "more than 3 members", BundleLimits(members=3))
-    refused(
-        bundle, "bytes, over the 1 KiB limit for a bundle file", BundleLimits(compressed_bytes=1024)
+    assert "over the 100 bytes limit for one member" in refusal(bundle, small)
+    assert "more than 3 members" in refusal(bundle, BundleLimits(members=3))
+    assert "bytes, over the 1 KiB limit for a bundle file" in refusal(
+        bundle, BundleLimits(compressed_bytes=1024)
     )
-    refused(bundle, "inflates to over", BundleLimits(uncompressed_bytes=1000, overhead_bytes=0))
+    assert "inflates to over" in refusal(
+        bundle, BundleLimits(uncompressed_bytes=1000, overhead_bytes=0)
+    )
 
 
 def test_corrupt_and_truncated_gzip(bundle, tmp_path) -> None:
     data = bundle.read_bytes()
-    refused(write(tmp_path, data[: len(data) // 2], "half"), "truncated (the gzip stream is cut")
-    refused(write(tmp_path, data[:-4], "no_size"), "truncated (the gzip stream is cut short)")
+    assert "truncated (the gzip stream is cut" in refusal(
+        write(tmp_path, data[: len(data) // 2], "half")
+    )
+    assert "truncated (the gzip stream is cut short)" in refusal(
+        write(tmp_path, data[:-4], "no_size")
+    )
     bad_crc = data[:-8] + bytes([data[-8] ^ 1]) + data[-7:]
-    refused(
-        write(tmp_path, bad_crc, "crc"),
-        "not a readable tar.gz (Error -3 while decompressing data: incorrect data check)",
+    assert (
+        "not a readable tar.gz (Error -3 while decompressing data: incorrect data check)"
+        in refusal(write(tmp_path, bad_crc, "crc"))
     )
     bad_size = data[:-1] + bytes([data[-1] ^ 1])
-    refused(write(tmp_path, bad_size, "isize"), "incorrect length check")
-    refused(write(tmp_path, data + gz(b"more"), "two"), "data after the end of its gzip stream")
-    refused(write(tmp_path, b"not a bundle", "text"), "not a readable tar.gz (Error -3")
-    refused(write(tmp_path, gzip.decompress(data), "plain.tar"), "not a readable tar.gz")
-    refused(write(tmp_path, gz(b""), "empty"), "not a readable tar.gz (empty file)")
+    assert "incorrect length check" in refusal(write(tmp_path, bad_size, "isize"))
+    assert "data after the end of its gzip stream" in refusal(
+        write(tmp_path, data + gz(b"more"), "two")
+    )
+    assert "not a readable tar.gz (Error -3" in refusal(write(tmp_path, b"not a bundle", "text"))
+    assert "not a readable tar.gz" in refusal(write(tmp_path, gzip.decompress(data), "plain.tar"))
+    assert "not a readable tar.gz (empty file)" in refusal(write(tmp_path, gz(b""), "empty"))
 
 
 def test_tar_damage_inside_a_good_gzip(bundle, tmp_path) -> None:
     raw = gzip.decompress(bundle.read_bytes())
     cut = raw[: 512 + 100]  # the manifest's data is cut short
-    refused(write(tmp_path, gz(cut)), "not a readable tar.gz (unexpected end of data)")
+    assert "not a readable tar.gz (unexpected end of data)" in refusal(write(tmp_path, gz(cut)))
     no_manifest = raw_block("run/x", tarfile.REGTYPE, 0) + bytes(1024)
-    refused(write(tmp_path, gz(no_manifest), "n.tar.gz"), "no manifest.json")
+    assert "no manifest.json" in refusal(write(tmp_path, gz(no_manifest), "n.tar.gz"))
 
 
 def test_not_a_file(tmp_path) -> None:
-    refused(tmp_path, "not a regular file")
+    assert "not a regular file" in refusal(tmp_path)
     os.mkfifo(tmp_path / "fifo")
-    refused(tmp_path / "fifo", "not a regular file")  # never opened, so never blocks
-    err = refused(tmp_path / "missing.tar.gz", "cannot read (No such file or directory)")
-    assert isinstance(err, UserError)
+    assert "not a regular file" in refusal(tmp_path / "fifo")  # never opened, so never blocks
+    assert "cannot read (No such file or directory)" in refusal(tmp_path / "missing.tar.gz")
+    assert issubclass(BundleError, UserError)  # one line and exit 2 in the CLI

@@ -211,3 +211,17 @@ def test_submit_to_a_running_server(database_url, tmp_path, run_dir, capsys) -> 
         assert board.verify() == 1
         rows = json.loads(board.client.get("/api/leaderboard").text)
         assert [r["submitter"] for r in rows] == ["lab"]
+
+
+def test_other_request_bodies_are_small_and_of_known_length(board) -> None:
+    url = "/api/submissions/1/hide"
+    huge = {"reason": "x" * (100 << 10)}
+    response = board.client.post(url, json=huge, headers=board.auth("organiser"))
+    assert response.status_code == 413 and "at most 65536 bytes" in response.text
+    assert response.headers["x-frame-options"] == "DENY"
+
+    def chunks():
+        yield b'{"reason": "streamed"}'
+
+    chunked = board.client.post(url, content=chunks(), headers=board.auth("organiser"))
+    assert chunked.status_code == 411

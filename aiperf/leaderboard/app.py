@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -42,6 +42,7 @@ ROW_FIELDS = (
     *("accelerator", "nodes", "accelerator_count", "regulated_score", "flops", "flops_per_watt"),
     *("flops_per_accelerator", "utilisation", "best_test_accuracy"),
 )
+SMALL_BODY_BYTES = 64 << 10  # any request body but an upload's (e.g. a hide reason)
 CHOICES_TTL_S = 5.0  # a new value in the filter form may take this long to appear
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'self' "
@@ -142,8 +143,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.limiter = limiter
 
     @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
+    async def guarded(request: Request, call_next):
+        """Every response gets the security headers; a body other than an upload must say its
+        length and stay small (an upload's is capped as it streams)."""
+        refusal = _body_refusal(request)
+        response = await call_next(request) if refusal is None else refusal
         response.headers.update(HEADERS)
         return response
 
@@ -265,6 +269,20 @@ def page_templates() -> Jinja2Templates:
         f"{urlencode({k: v})}&" for k, v in query.items() if k != key
     )
     return templates
+
+
+def _body_refusal(request: Request) -> Response | None:
+    """413/411 for a non-upload body over ``SMALL_BODY_BYTES`` or of unknown length."""
+    if request.method in ("GET", "HEAD") or request.url.path == "/api/submissions":
+        return None
+    declared = request.headers.get("content-length")
+    if declared is None and request.headers.get("transfer-encoding"):
+        return JSONResponse({"detail": "say the body's length (Content-Length)"}, 411)
+    if declared and (not declared.isdigit() or int(declared) > SMALL_BODY_BYTES):
+        return JSONResponse(
+            {"detail": f"a request body may be at most {SMALL_BODY_BYTES} bytes"}, 413
+        )
+    return None
 
 
 async def _body(request: Request, cap: int) -> bytes:

@@ -60,14 +60,10 @@ def audit_ledger(ledger: Ledger, spec: Spec, nodes: list[dict[str, Any]]) -> lis
     return failures
 
 
-def _name(report: Report) -> str:
-    return f"report {report.trial_id}/{report.epoch}"
-
-
 def _unstarted(ledger: Ledger) -> Iterator[str]:
     for report in ledger.reports:
         if report.trial_id not in ledger.trials:
-            yield f"{_name(report)}: its trial never started (no trial record)"
+            yield f"{report.label}: its trial never started (no trial record)"
 
 
 def _epochs(ledger: Ledger) -> Iterator[str]:
@@ -91,7 +87,7 @@ def _ranges(values: list[int]) -> str:
 def _repeats(ledger: Ledger) -> Iterator[str]:
     for repeat in ledger.duplicates:
         if repeat != ledger.first_report(repeat):
-            yield f"{_name(repeat)} is reported twice with different contents"
+            yield f"{repeat.label} is reported twice with different contents"
 
 
 def _times(ledger: Ledger) -> Iterator[str]:
@@ -99,11 +95,11 @@ def _times(ledger: Ledger) -> Iterator[str]:
     end = ledger.run_end.time if ledger.run_end else None
     for report in ledger.reports:
         if report.start_time > report.end_time:
-            yield f"{_name(report)}: ends before it starts"
+            yield f"{report.label}: ends before it starts"
         elif report.start_time < t0 - CLOCK_SKEW_S:
-            yield f"{_name(report)}: starts {t0 - report.start_time:.1f}s before the run's t0"
+            yield f"{report.label}: starts {t0 - report.start_time:.1f}s before the run's t0"
         elif end is not None and report.end_time > end + CLOCK_SKEW_S:
-            yield f"{_name(report)}: ends {report.end_time - end:.1f}s after the run ended"
+            yield f"{report.label}: ends {report.end_time - end:.1f}s after the run ended"
 
 
 def _in_flight(ledger: Ledger) -> Iterator[str]:
@@ -130,7 +126,7 @@ def _fractions(ledger: Ledger) -> Iterator[str]:
         }
         for field, value in named.items():
             if value is not None and not 0.0 <= value <= 1.0:
-                yield f"{_name(report)}: {field} {value!r} is not a fraction in [0, 1]"
+                yield f"{report.label}: {field} {value!r} is not a fraction in [0, 1]"
 
 
 def _work(ledger: Ledger, spec: Spec) -> Iterator[str]:
@@ -141,7 +137,7 @@ def _work(ledger: Ledger, spec: Spec) -> Iterator[str]:
         trial = ledger.trials.get(report.trial_id)
         if trial is None:
             continue  # _unstarted names it
-        name = _name(report)
+        name = report.label
         if report.flops != report.train_flops + report.eval_flops:
             yield f"{name}: flops is not train_flops + eval_flops"
         if report.train_work is None or report.eval_forward_work is None:
@@ -212,7 +208,7 @@ def _shape_failures(report: Report, max_len: int) -> Iterator[str]:
     }
     for field, work in works.items():
         if work is not None and not _possible(work, max_len):
-            yield f"{_name(report)}: {field} {_compact(work)} is impossible at max_len {max_len}"
+            yield f"{report.label}: {field} {_compact(work)} is impossible at max_len {max_len}"
 
 
 def _possible(work: Work, max_len: int) -> bool:
@@ -232,13 +228,13 @@ def _throughput(ledger: Ledger, nodes: list[dict[str, Any]]) -> Iterator[str]:
     known = {name for node in nodes for name in (node["ray_node_ip"], node["hostname"])}
     for report in ledger.reports:
         if nodes and report.node not in known:
-            yield f"{_name(report)}: ran on node {report.node!r}, which system.json does not list"
+            yield f"{report.label}: ran on node {report.node!r}, which system.json does not list"
             continue
         peak = report_peak(nodes, report)
         seconds = max(report.end_time - report.start_time, 0.0)
         if peak is not None and report.flops > peak * seconds:
             yield (
-                f"{_name(report)}: {report.flops:.3e} FLOPs in {seconds:.2f}s is more than its "
+                f"{report.label}: {report.flops:.3e} FLOPs in {seconds:.2f}s is more than its "
                 f"devices' peak ({peak:.3e} FLOPS) allows"
             )
 

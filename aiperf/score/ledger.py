@@ -95,6 +95,11 @@ class Report:
     kind: Literal["report"] = "report"
     schema: int = SCHEMA_VERSION
 
+    @property
+    def label(self) -> str:
+        """``report <trial>/<epoch>``: how messages name it."""
+        return f"report {self.trial_id}/{self.epoch}"
+
 
 @dataclass(frozen=True, slots=True)
 class TrialEnd:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from aiperf.errors import short_repr
 from aiperf.spec import Spec, SpecError, load_spec, shipped_file
 
 SPECS = Path("benchmark_specs")
@@ -61,7 +62,7 @@ def differences(spec: Spec, rules: Spec) -> list[str]:
     """One sentence per field where ``spec`` leaves the rules outside the free fields."""
     ours, theirs = spec.model_dump(mode="json"), rules.model_dump(mode="json")
     notes = [
-        f"{path}: {_short(mine)} differs from the rules' {_short(shipped)}"
+        f"{path}: {short_repr(mine, 60)} differs from the rules' {short_repr(shipped, 60)}"
         for path, mine, shipped in _leaf_differences(ours, theirs, "spec")
         if path.split(".")[1] not in FREE_FIELDS + _NAMED_APART
     ]
@@ -79,11 +80,6 @@ def _leaf_differences(ours: Any, theirs: Any, path: str) -> list[tuple[str, Any,
             found += _leaf_differences(ours.get(key), theirs.get(key), f"{path}.{key}")
         return found
     return [] if ours == theirs else [(path, ours, theirs)]
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 @functools.lru_cache(maxsize=64)

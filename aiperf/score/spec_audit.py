@@ -40,7 +40,7 @@ def epoch_work(ledger: Ledger, spec: Spec) -> Iterator[str]:
         work = report.train_work
         if trial is None or work is None:
             continue  # the logic audit names these
-        name = f"report {report.trial_id}/{report.epoch}"
+        name = report.label
         if train_size is not None and report.samples != train_size:
             yield f"{name}: trained {report.samples} samples, an epoch is {train_size}"
         batch = trial.hparams.get("batch_size")
@@ -64,24 +64,20 @@ def same_work(ledger: Ledger, spec: Spec) -> Iterator[str]:
     first = reports[0]
     fixed_eval = spec.robustness.attack == "pgd" or spec.robustness.samples == 0
     for report in reports:
-        name = f"report {report.trial_id}/{report.epoch}"
+        name = report.label
         if report.train_work.real_tokens != first.train_work.real_tokens:
-            yield f"{name}: trained on other real tokens than report {_id(first)}"
+            yield f"{name}: trained on other real tokens than {first.label}"
         forward, input_grad = report.eval_forward_work, report.eval_input_grad_work or Work()
         if forward is not None and (forward.tokens != forward.real_tokens):
             yield f"{name}: evaluation batches are never padded"
         if fixed_eval and (forward, input_grad) != _eval_of(first):
-            yield f"{name}: evaluated other work than report {_id(first)}"
+            yield f"{name}: evaluated other work than {first.label}"
     if spec.workload.kind == "synthetic":
         yield from _eval_counts(first, spec)
 
 
 def _eval_of(report: Report) -> tuple[Work | None, Work]:
     return report.eval_forward_work, report.eval_input_grad_work or Work()
-
-
-def _id(report: Report) -> str:
-    return f"{report.trial_id}/{report.epoch}"
 
 
 def _eval_counts(report: Report, spec: Spec) -> Iterator[str]:
@@ -99,7 +95,7 @@ def _eval_counts(report: Report, spec: Spec) -> Iterator[str]:
     counted = (forward.samples if forward else 0, input_grad.samples)
     if expected is not None and counted != expected:
         yield (
-            f"report {_id(report)}: evaluation ran {counted[0]} forward and {counted[1]} "
+            f"{report.label}: evaluation ran {counted[0]} forward and {counted[1]} "
             f"input-gradient samples, the spec's evaluation is {expected[0]} and {expected[1]}"
         )
 
@@ -125,7 +121,7 @@ def sentence_lengths(ledger: Ledger, spec: Spec) -> Iterator[str]:
             trial = ledger.trials.get(report.trial_id)
             batch = trial.hparams.get("batch_size", 0) if padded and trial else 0
             if not _plausible(work, count, moments, batch, workload.max_len):
-                yield f"report {_id(report)}: {field} holds sentences of implausible lengths"
+                yield f"{report.label}: {field} holds sentences of implausible lengths"
 
 
 def _length_moments(max_len: int) -> tuple[float, float, float, float]:
@@ -167,10 +163,10 @@ def accuracy_grain(ledger: Ledger, spec: Spec) -> Iterator[str]:
             if value is None or not 0 <= value <= 1:
                 continue  # the logic audit names fractions out of range
             if abs(value * size - round(value * size)) > GRAIN_TOLERANCE * size:
-                yield f"report {_id(report)}: {field} {value!r} is no count of {size} sentences"
+                yield f"{report.label}: {field} {value!r} is no count of {size} sentences"
             elif value > ceiling(workload.label_noise, size):
                 yield (
-                    f"report {_id(report)}: {field} {value!r} is above what label noise "
+                    f"{report.label}: {field} {value!r} is above what label noise "
                     f"{workload.label_noise} allows on {size} sentences"
                 )
 

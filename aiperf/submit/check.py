@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from aiperf.errors import UserError
+from aiperf.errors import UserError, short_repr
 from aiperf.rundir import LEDGER, SPEC, SUMMARY, SYSTEM
 from aiperf.score import Ledger, Summary, SummaryError, read_ledger, score_run
 from aiperf.score.hardware import rederived_nodes
@@ -183,7 +183,8 @@ def _claims_vs_summary(claims: dict[str, Any], summary: Summary | None) -> list[
         return []  # a missing or broken summary fails elsewhere, with its own reason
     said = summary.to_json()
     return [
-        f"{MANIFEST} claims {key}={_short(claims[key])} but {SUMMARY} says {_short(said[key])}"
+        f"{MANIFEST} claims {key}={short_repr(claims[key])} but {SUMMARY} says "
+        f"{short_repr(said[key])}"
         for key in CLAIMED_KEYS
         if claims[key] != said[key]
     ]
@@ -306,7 +307,8 @@ def summary_differences(claimed: Summary, rescored: Summary) -> list[str]:
     """Every field of the bundled summary that re-scoring does not reproduce."""
     ours, theirs = rescored.to_json(), claimed.to_json()
     return [
-        f"{SUMMARY}: {f.name} is {_short(theirs[f.name])}, re-scoring gives {_short(ours[f.name])}"
+        f"{SUMMARY}: {f.name} is {short_repr(theirs[f.name])}, re-scoring gives "
+        f"{short_repr(ours[f.name])}"
         for f in fields(Summary)
         if not same(theirs[f.name], ours[f.name])
     ]
@@ -319,11 +321,6 @@ def same(claimed: Any, actual: Any) -> bool:
     if isinstance(claimed, int | float) and isinstance(actual, int | float):
         return math.isclose(claimed, actual, rel_tol=REL_TOLERANCE, abs_tol=0.0)
     return bool(claimed == actual)
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def verdict_failures(rescored: Summary) -> list[str]:
@@ -342,8 +339,8 @@ def description_failures(description: SystemDescription, system: dict[str, Any])
     recorded = recorded_hardware(rederived_nodes(system)[0])
     said = description.model_dump()
     return [
-        f"{SYSTEM_MEMBER}: {key} is {_short(said[key])}, but the run's system.json records "
-        f"{_short(value)}"
+        f"{SYSTEM_MEMBER}: {key} is {short_repr(said[key])}, but the run's system.json records "
+        f"{short_repr(value)}"
         for key, value in recorded.items()
         if said[key] != value
     ]

@@ -11,6 +11,7 @@ from typing import Any
 from aiperf.errors import UserError
 
 TIMEOUT_S = 120.0
+REPLY_BYTES = 1 << 20  # a reply is a few hundred bytes; more is not read
 
 
 class UploadError(UserError):
@@ -28,7 +29,7 @@ def upload(bundle: Path, url: str, token_file: Path) -> dict[str, Any]:
     )
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-            return json.loads(response.read())
+            return json.loads(response.read(REPLY_BYTES))
     except urllib.error.HTTPError as err:
         raise UploadError(f"--to {url}: refused ({err.code}: {_detail(err)})") from None
     except (urllib.error.URLError, OSError, ValueError) as err:
@@ -37,6 +38,6 @@ def upload(bundle: Path, url: str, token_file: Path) -> dict[str, Any]:
 
 def _detail(err: urllib.error.HTTPError) -> str:
     try:
-        return str(json.loads(err.read()).get("detail"))[:300]
+        return str(json.loads(err.read(REPLY_BYTES)).get("detail"))[:300]
     except (ValueError, OSError, AttributeError):
         return err.reason or "no detail"
