@@ -184,7 +184,12 @@ def test_a_real_job_runs_on_both_nodes(slurm, tmp_path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     nodes = {json.loads(line).get("node") for line in (out / "ledger.jsonl").open()}
     assert {"127.0.2.1", "127.0.2.2"} <= nodes, log[-3000:]
-    assert summary["trials_completed"] >= 1 and summary["valid"], summary["invalid_reasons"]
+    assert summary["trials_completed"] >= 1
+    # A 30 s run with lowered gates is scored by the shipped rules: open, and invalid only
+    # because it is short and undertrained — nothing about the two nodes.
+    assert summary["division"] == "open"
+    reasons = summary["invalid_reasons"]
+    assert reasons and all("minimum" in r or "quality gate" in r for r in reasons), reasons
     system = json.loads((out / "system.json").read_text())
     assert len(system["nodes"]) == 2
     assert (out / "netbench.log").exists()  # the MPI phase ran before Ray
