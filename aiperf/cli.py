@@ -31,6 +31,7 @@ from aiperf.errors import (
     UserError,
     printable,
 )
+from aiperf.hw.peaks import PRECISIONS
 
 
 def _add_spec_options(parser: argparse.ArgumentParser) -> None:
@@ -135,6 +136,15 @@ def _add_offline_commands(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--public-key", type=Path, help="require a signature by this key")
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
     check.set_defaults(handler=_cmd_check)
+    efficiency = commands.add_parser(
+        "efficiency", help="each trial's achieved FLOP/s as a share of its devices' peak"
+    )
+    efficiency.add_argument("run_dir", type=Path)
+    efficiency.add_argument(
+        "--precision", choices=PRECISIONS, help="peak to compare with (default: the run's)"
+    )
+    efficiency.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    efficiency.set_defaults(handler=_cmd_efficiency)
     keygen = commands.add_parser("keygen", help="make an Ed25519 key pair to sign bundles")
     keygen.add_argument("key", type=Path, help="private key file (the public key: KEY.pub)")
     keygen.set_defaults(handler=_cmd_keygen)
@@ -371,6 +381,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
     summary = build_report(args.run_dir)
     Console().print(result_table(summary))
     print(f"report: {args.run_dir / REPORT_HTML}")
+    return EXIT_OK
+
+
+def _cmd_efficiency(args: argparse.Namespace) -> int:
+    from aiperf.report.efficiency import run_efficiency
+
+    result = run_efficiency(args.run_dir, args.precision)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return EXIT_OK
+    from aiperf.report.console import efficiency_table
+
+    efficiency_table(result)
     return EXIT_OK
 
 

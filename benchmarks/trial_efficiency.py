@@ -1,6 +1,7 @@
 """How fast a trial's step runs, side by side, from one process: achieved FLOP/s of a same-run
-GEMM peak, aiperf's plain step, a stock ``nn.TransformerEncoder`` training loop on the same shapes
-(what a user would write), and aiperf's UEGR step; and their ratios.
+GEMM peak, aiperf's plain step (fused attention, and with plain-matmul attention as before SDPA),
+a stock ``nn.TransformerEncoder`` training loop on the same shapes (what a user would write), and
+aiperf's UEGR step; and their ratios.
 
 Every FLOP/s uses the same analytic count (``aiperf.flops``) for the same shapes, so the ratios
 compare speed, not counting. UEGR overhead = UEGR step time ÷ (plain step time × UEGR's FLOPs
@@ -37,13 +38,14 @@ def data(seq: int, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     return tokens, torch.ones(batch, seq, dtype=torch.bool), torch.arange(batch) % CLASSES
 
 
-def aiperf_step(shape: tuple[int, ...], uegr: bool) -> Callable[[], None]:
+def aiperf_step(shape: tuple[int, ...], uegr: bool, fused: bool = True) -> Callable[[], None]:
     """One aiperf training step (plain, or UEGR with the spec's defaults), ready to call."""
     dim, layers, ffn, seq, batch = shape
     block = {"type": "transformer", "heads": HEADS, "ffn_dim": ffn}
     genome = genome_from_dict({"embed_dim": dim, "blocks": [block] * layers})
     torch.manual_seed(0)
     model = build_model(genome, VOCAB, CLASSES, seq)
+    model.set_fused_attention(fused)
     settings = TrainSpec(grad_clip=1.0)
     step = (
         UegrStep(model, settings, "cpu", UegrSpec(), 0)
@@ -98,15 +100,17 @@ def measure(shape: tuple[int, ...], steps: int, gemm: float) -> tuple[list[str],
     costs = cost_model(genome_from_dict({"embed_dim": dim, "blocks": [block] * layers}), CLASSES)
     plain_flops = costs.costs(batch, seq).step_flops(PLAIN_STEP)
     uegr_flops = costs.costs(batch, seq).step_flops(uegr_passes(UegrSpec()))
-    runs = {"plain": aiperf_step(shape, False), "stock": stock_step(shape)}
-    seconds = interleaved_medians({**runs, "uegr": aiperf_step(shape, True)}, steps)
+    runs = {"plain": aiperf_step(shape, False), "matmul": aiperf_step(shape, False, fused=False)}
+    runs |= {"stock": stock_step(shape), "uegr": aiperf_step(shape, True)}
+    seconds = interleaved_medians(runs, steps)
     plain_s, stock_s, uegr_s = seconds["plain"], seconds["stock"], seconds["uegr"]
     plain, stock, uegr = plain_flops / plain_s, plain_flops / stock_s, uegr_flops / uegr_s
+    matmul = plain_flops / seconds["matmul"]
     label = "/".join(map(str, shape))
-    speeds = [label, *(f"{v / 1e9:.1f}" for v in (gemm, plain, stock, uegr))]
+    speeds = [label, *(f"{v / 1e9:.1f}" for v in (gemm, plain, matmul, stock, uegr))]
     overhead = uegr_s / (plain_s * uegr_flops / plain_flops)
-    ratios = [label, f"{plain / stock:.2f}", f"{plain / gemm:.0%}", f"{uegr / plain:.2f}"]
-    return speeds, [*ratios, f"{overhead:.2f}"]
+    ratios = [label, f"{plain / stock:.2f}", f"{plain / matmul:.2f}", f"{plain / gemm:.0%}"]
+    return speeds, [*ratios, f"{uegr / plain:.2f}", f"{overhead:.2f}"]
 
 
 def table(title: str, columns: tuple[str, ...], rows: list[list[str]]) -> Table:
@@ -130,8 +134,9 @@ def main() -> None:
     shape = "d/layers/ffn/seq/batch"
     console = Console()
     title = f"achieved GFLOP/s, fp32, {args.threads} threads"
-    console.print(table(title, (shape, "GEMM", "plain", "stock", "UEGR"), [m[0] for m in measured]))
-    ratios = (shape, "plain/stock", "plain/GEMM", "UEGR/plain", "overhead")
+    columns = (shape, "GEMM", "plain", "plain, matmul attn", "stock", "UEGR")
+    console.print(table(title, columns, [m[0] for m in measured]))
+    ratios = (shape, "plain/stock", "fused/matmul", "plain/GEMM", "UEGR/plain", "overhead")
     console.print(
         table(
             "ratios (goals: plain/stock ≥ 1.0, overhead ≤ 1.10)", ratios, [m[1] for m in measured]

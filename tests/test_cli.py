@@ -92,11 +92,11 @@ def test_train_plain_turns_uegr_off(tmp_path, capsys) -> None:
 
 def test_flops_breakdown_matches_a_real_uegr_step(tmp_path, capsys) -> None:
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
     from aiperf.models import build_model, genome_from_dict
     from aiperf.spec import load_spec
     from aiperf.train import UegrStep
+    from aiperf.train.flops_check import flop_counter
 
     genome = {
         "embed_dim": 16,
@@ -119,7 +119,7 @@ def test_flops_breakdown_matches_a_real_uegr_step(tmp_path, capsys) -> None:
         torch.ones(4, 10, dtype=torch.bool),
         torch.tensor([0, 1, 0, 1]),
     )
-    with FlopCounterMode(display=False) as counter:
+    with flop_counter() as counter:
         step(torch.optim.AdamW(model.parameters()), batch)
     measured = counter.get_total_flops()
     assert abs(report["totals"]["train_step_flops"] - measured) <= 0.01 * measured

@@ -119,6 +119,12 @@ def test_datasheet_peak_matches_real_nvml_names(name: str, precision: str, flops
     assert datasheet_peak(name, precision) == pytest.approx(flops)
 
 
+def test_b200_is_in_the_table_with_dense_figures() -> None:
+    peak = device_peak("NVIDIA B200")
+    assert peak is PEAKS["b200"]
+    assert (peak.flops("bf16"), peak.flops("tf32")) == (2.25e15, 1.1e15)  # half the sparse figures
+
+
 def test_h200_has_the_h100_sxm_figures() -> None:
     for precision in ("fp32", "tf32", "bf16", "fp16"):
         h100_flops = datasheet_peak("NVIDIA H100 80GB HBM3", precision)

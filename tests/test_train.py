@@ -92,6 +92,7 @@ def test_reports_count_every_step(reports) -> None:
         assert report["end_time"] > report["start_time"]
         assert (report["node"], report["device"]) == ("test-node", "cpu")
         assert report["flops_check_error"] == 0.0
+        assert report["micro_batch"] is None  # CPU: no batch probe, every batch runs whole
 
 
 def test_same_seed_same_result(reports) -> None:

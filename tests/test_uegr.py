@@ -9,7 +9,6 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.utils.flop_counter import FlopCounterMode
 
 from aiperf.flops import cost_model
 from aiperf.models import build_model, genome_from_dict
@@ -17,6 +16,7 @@ from aiperf.spec import TrainSpec, UegrSpec
 from aiperf.train import PlainStep, UegrStep, uegr_passes
 from aiperf.train.adversarial import perturbation
 from aiperf.train.divergence import js_divergence
+from aiperf.train.flops_check import flop_counter
 from aiperf.train.saliency import SelectiveUpdate, kth_largest, top_fraction_masks
 from aiperf.train.uegr import maskable_parameters
 
@@ -281,7 +281,7 @@ def test_counted_flops_equal_what_a_real_step_runs(uegr: UegrSpec) -> None:
     net = model()
     step = UegrStep(net, TrainSpec(grad_clip=0.0), "cpu", uegr, seed=0)
     optimizer = torch.optim.AdamW(net.parameters())
-    with FlopCounterMode(display=False) as counter:
+    with flop_counter() as counter:
         step(optimizer, batch())
     expected = cost_model(GENOME, CLASSES).costs(BATCH, SEQ).step_flops(step.passes)
     assert counter.get_total_flops() == pytest.approx(expected, rel=0.01)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from typing import Any
+
+from aiperf.hw.tf32 import tf32_mode
 
 # (first n, largest n) per device type: n doubles while a matmul stays well inside the budget.
 _SIZES = {"cpu": (256, 1024), "cuda": (2048, 8192)}
@@ -37,28 +38,6 @@ def _supported(device: Any, precision: str) -> bool:
     if torch.version.hip:
         return precision == "bf16"  # ROCm: bf16 yes, no TF32 switch here
     return torch.cuda.get_device_capability(device) >= (8, 0)
-
-
-@contextmanager
-def _cuda_fp32_mode(tf32: bool):
-    """Allow or forbid TF32 in cuBLAS matmuls for the block, restoring the caller's setting."""
-    import torch
-
-    matmul = torch.backends.cuda.matmul
-    if hasattr(matmul, "fp32_precision"):  # torch ≥ 2.9; mixing it with allow_tf32 raises
-        saved = matmul.fp32_precision
-        matmul.fp32_precision = "tf32" if tf32 else "ieee"
-        try:
-            yield
-        finally:
-            matmul.fp32_precision = saved
-    else:
-        saved = matmul.allow_tf32
-        matmul.allow_tf32 = tf32
-        try:
-            yield
-        finally:
-            matmul.allow_tf32 = saved
 
 
 def _time_once_s(a: Any, b: Any, out: Any, sync: Any) -> float:
@@ -116,7 +95,7 @@ def measured_gemm_peak(device: str, precision: str, seconds: float = 0.3) -> flo
         return None
     try:
         if target.type == "cuda":
-            with torch.cuda.device(target), _cuda_fp32_mode(precision == "tf32"):
+            with torch.cuda.device(target), tf32_mode(precision == "tf32"):
                 return _best_flops(target, dtype, seconds)
         return _best_flops(target, dtype, seconds)
     except (RuntimeError, NotImplementedError):

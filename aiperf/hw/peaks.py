@@ -110,6 +110,16 @@ PEAKS: dict[str, DevicePeak] = {
         source="NVIDIA H200 Tensor Core GPU datasheet (H200 NVL column)",
         note=_SPARSE_HALVED,
     ),
+    "b200": DevicePeak(
+        "B200 (HGX, 1000 W)",
+        75 * _T,
+        1100 * _T,
+        2250 * _T,
+        2250 * _T,
+        1965,
+        "NVIDIA HGX B200 datasheet, per-GPU column",
+        f"{_SPARSE_HALVED}; GB200's B200 at 1200 W is rated about 10% higher",
+    ),
     "l40s": DevicePeak(
         "L40S", 91.6 * _T, 183 * _T, 362.05 * _T, 362.05 * _T, 2520, "NVIDIA L40S GPU datasheet"
     ),
@@ -194,6 +204,7 @@ _PATTERNS: list[tuple[str, str]] = [
     (r"\bh100\b.*\bnvl\b", "h100-nvl"),
     (r"\bh100\b.*\bpcie\b", "h100-pcie"),
     (r"\bh100\b.*\b(sxm5?|hbm3)\b", "h100-sxm5"),
+    (r"\bb200\b", "b200"),
     (r"\bl40s\b", "l40s"),
     (r"\bl40\b", "l40"),
     (r"\bl4\b", "l4"),

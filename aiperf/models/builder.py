@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from aiperf.models.blocks import Dropout, build_block
+from aiperf.models.blocks import Dropout, SelfAttention, build_block
 from aiperf.models.genome import Genome, check_parameter_budget
 
 
@@ -62,6 +62,12 @@ class TextClassifier(nn.Module):
         for module in self.modules():
             if isinstance(module, Dropout):
                 module.p = p
+
+    def set_fused_attention(self, fused: bool) -> None:
+        """Attention through ``scaled_dot_product_attention`` (True) or plain matmuls (False)."""
+        for module in self.modules():
+            if isinstance(module, SelfAttention):
+                module.fused = fused
 
     @contextmanager
     def dropout_rate(self, p: float) -> Iterator[TextClassifier]:

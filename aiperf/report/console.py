@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from aiperf.report.format import headline_numbers, percent, si
+from aiperf.report.format import common_scale, headline_numbers, percent, scaled, si
 from aiperf.score import LedgerError, Summary
 from aiperf.score.ledger import LedgerReader
 from aiperf.score.progress import Progress, run_progress
@@ -51,6 +51,32 @@ def flops_tables(report: dict[str, Any], console: Console | None = None) -> None
     for name, value in rows:
         totals.add_row(name, f"{value:,.0f}")
     console.print(totals)
+
+
+def efficiency_table(result: dict[str, Any], console: Console | None = None) -> None:
+    """Print ``aiperf efficiency``: each trial's achieved FLOP/s and share of its peak."""
+    console = console or Console()
+    trials = result["trials"]
+    factor, unit = common_scale([t["achieved_flops"] for t in trials], "FLOP/s")
+    table = Table(title=f"per-trial efficiency against the datasheet {result['precision']} peak")
+    for column in ("trial", "node", "device", "micro-batch", unit, "share of peak"):
+        table.add_column(column, justify="right")
+    for trial in trials:
+        table.add_row(
+            trial["trial_id"],
+            trial["node"],
+            trial["device"],
+            str(trial["micro_batch"] or "whole"),
+            scaled(trial["achieved_flops"], factor),
+            percent(trial["share_of_peak"]),
+        )
+    console.print(table)
+    console.print(
+        f"median share {percent(result['median_share_of_peak'])}, "
+        f"best {percent(result['best_share_of_peak'])}"
+    )
+    for note in result["notes"]:
+        console.print(note)
 
 
 def sysinfo_table(inventory: dict[str, Any], console: Console | None = None) -> None:

@@ -20,6 +20,8 @@ from aiperf.hw.inventory import peak_for, peak_summary
 from aiperf.hw.peaks import datasheet_peaks
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from aiperf.score.ledger import Report
     from aiperf.score.summary import Summary
 
@@ -111,12 +113,26 @@ def report_peak(nodes: list[dict[str, Any]], report: Report) -> float | None:
     """The most FLOPS the devices of ``report`` can run at any precision (its node's CPU, or as
     many of its GPUs as it was given), from the re-derived datasheet figures: 0 for a GPU
     report on a node without GPUs; None when the node or a figure is unknown."""
+    return _devices_peak(nodes, report, _fastest)
+
+
+def report_peak_at(nodes: list[dict[str, Any]], report: Report, precision: str) -> float | None:
+    """``report_peak`` at one precision (one of ``PRECISIONS``) instead of the fastest."""
+    return _devices_peak(nodes, report, lambda figures: figures.get(precision))
+
+
+def _devices_peak(
+    nodes: list[dict[str, Any]],
+    report: Report,
+    figure: Callable[[dict[str, float | None]], float | None],
+) -> float | None:
+    """``figure`` of the CPU or of the GPUs ``report`` trained on, read from its node."""
     node = next((n for n in nodes if report.node in (n["ray_node_ip"], n["hostname"])), None)
     if node is None:
         return None
     if report.device == "cpu":
-        return _fastest(node["cpu"]["estimated_peak_flops"])
-    per_gpu = [_fastest(gpu["datasheet_peak_flops"]) for gpu in node["gpus"]]
+        return figure(node["cpu"]["estimated_peak_flops"])
+    per_gpu = [figure(gpu["datasheet_peak_flops"]) for gpu in node["gpus"]]
     if None in per_gpu:
         return None
     used = min(max(1, len(report.gpu_ids)), len(per_gpu))

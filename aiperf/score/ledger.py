@@ -92,6 +92,9 @@ class Report:
     eval_forward_work: Work | None = None  # evaluation's forward passes
     eval_input_grad_work: Work | None = None  # the attack's input-gradient passes
     num_classes: Count | None = None  # the workload's classes (the head's size); None: older
+    # Rows per forward/backward at the report, as the batch probe (or an out-of-memory retry)
+    # left it: the batch is reached by gradient accumulation. None: the whole batch at once.
+    micro_batch: Count | None = None
     kind: Literal["report"] = "report"
     schema: int = SCHEMA_VERSION
 

@@ -17,7 +17,7 @@ from aiperf.flops import CostModel, Work
 from aiperf.spec import RobustnessSpec
 from aiperf.train.adversarial import perturbation
 from aiperf.workload import EncodedSplit, Workload, tokenize
-from aiperf.workload.batches import eval_batches, gather, real_lengths
+from aiperf.workload.batches import eval_batches, gather
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def pgd_attack(model: torch.nn.Module, ctx: EvalContext) -> AttackResult:
     """Accuracy on the first ``samples`` test sentences under embedding-space PGD."""
     spec, split = ctx.robustness, ctx.workload.test
     n = min(spec.samples, len(split))
-    lengths = real_lengths(split.mask[:n])
+    lengths = split.lengths[:n]
     correct, forward, input_grad = 0, Work(), Work()
     for index in eval_batches(lengths, ctx.batch_size):
         tokens, mask, labels = gather(split, index, ctx.device)  # (B, L), (B, L), (B,)
@@ -55,11 +55,11 @@ def pgd_attack(model: torch.nn.Module, ctx: EvalContext) -> AttackResult:
 
         delta = perturbation(loss_of, e, mask, spec.epsilon, spec.steps)
         with torch.no_grad():
-            correct += (model.encode(e + delta, mask).argmax(-1) == labels).sum().item()
+            correct += (model.encode(e + delta, mask).argmax(-1) == labels).sum()  # on the device
         shape = (len(index), tokens.shape[1], int(lengths[index].sum()))
         forward = forward.plus(*shape, times=spec.steps + 1)  # each step, then the final check
         input_grad = input_grad.plus(*shape, times=spec.steps)
-    return AttackResult(correct / max(n, 1), n, forward, input_grad)
+    return AttackResult(int(correct) / max(n, 1), n, forward, input_grad)
 
 
 def word_substitution_attack(model: torch.nn.Module, ctx: EvalContext) -> AttackResult:
@@ -129,7 +129,7 @@ class _Scorer:
         texts = [" ".join(words) for words in sentences]
         tokens, mask = ctx.workload.vocab.encode(texts, ctx.workload.max_len)  # (N, S)
         split = EncodedSplit(tokens, mask, torch.zeros(len(texts), dtype=torch.int64))
-        lengths = real_lengths(mask)
+        lengths = split.lengths
         outputs = torch.empty(len(texts), ctx.workload.num_classes)
         for index in eval_batches(lengths, ctx.batch_size):
             batch_tokens, batch_mask, _ = gather(split, index, ctx.device)

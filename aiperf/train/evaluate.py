@@ -9,7 +9,7 @@ import torch
 from aiperf.flops import Work
 from aiperf.train.attacks import EvalContext, robust_accuracy
 from aiperf.workload import EncodedSplit
-from aiperf.workload.batches import eval_batches, gather, real_lengths
+from aiperf.workload.batches import eval_batches, gather
 
 
 @torch.no_grad()
@@ -21,13 +21,13 @@ def accuracy(
     was_training = model.training
     model.eval()
     correct, work = 0, Work()
-    lengths = real_lengths(split.mask)
+    lengths = split.lengths
     for index in eval_batches(lengths, batch_size):
         tokens, mask, labels = gather(split, index, device)  # (B, L), (B, L), (B,)
-        correct += (model(tokens, mask).argmax(dim=-1) == labels).sum().item()
+        correct += (model(tokens, mask).argmax(dim=-1) == labels).sum()  # on the device
         work = work.plus(len(index), tokens.shape[1], int(lengths[index].sum()))
     model.train(was_training)
-    return correct / max(len(split), 1), work
+    return int(correct) / max(len(split), 1), work
 
 
 @dataclass(frozen=True)

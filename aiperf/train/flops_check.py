@@ -5,9 +5,11 @@ work, before the trial's timed work starts. The trial reports the largest relati
 ``flops_check_error``; the scorer marks the run INVALID when it exceeds 1%.
 
 Each part runs on a copy of the model (a throwaway optimizer for the step) with forked RNG, so the
-trial trains exactly as it would without the check. Our models use no op whose FlopCounterMode
-count is known to be wrong (fused SDPA, LSTM, grouped convolutions, the fast path of
-nn.TransformerEncoderLayer), so no correction is applied here, and every part agrees exactly. PGD
+trial trains exactly as it would without the check. Attention runs under SDPA's math backend
+here, so FlopCounterMode sees its two matmuls rather than a fused kernel (flash attention
+recomputes in backward, which the analytic count rightly leaves out). Our models use no other op
+whose FlopCounterMode count is known to be wrong (LSTM, grouped convolutions, the fast path of
+nn.TransformerEncoderLayer), so no correction is applied, and every part agrees exactly. PGD
 takes its gradient with ``torch.autograd.grad`` w.r.t. δ alone, so autograd skips every weight
 gradient and FlopCounterMode sees just the input-gradient pass the counter prices; word
 substitution runs forward passes only, over its candidate sentences.
@@ -21,13 +23,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from aiperf.train.attacks import EvalContext, robust_accuracy
 from aiperf.train.evaluate import Evaluator
 from aiperf.train.step import Batch, PlainStep
 from aiperf.workload import EncodedSplit, TextSplit, Workload
-from aiperf.workload.batches import real_lengths
 
 # The eval checks run on the shortest and the longest of the first CHECK_POOL val and test
 # sentences: under FlopCounterMode every op costs ~50 µs of Python, so the check's price is its
@@ -126,10 +128,18 @@ def check_attack_flops(
 
 
 @contextlib.contextmanager
+def flop_counter() -> Iterator[FlopCounterMode]:
+    """torch's FlopCounterMode with attention on SDPA's math backend: it sees the math backend's
+    matmuls, but miscounts fused kernels (none at all for CPU flash attention)."""
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+        yield counter
+
+
+@contextlib.contextmanager
 def _counting(device: torch.device) -> Iterator[FlopCounterMode]:
-    """FlopCounterMode with the RNG of the CPU (and of ``device``, a GPU) forked."""
+    """``flop_counter`` with the RNG of the CPU (and of ``device``, a GPU) forked."""
     devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices), FlopCounterMode(display=False) as counter:
+    with torch.random.fork_rng(devices=devices), flop_counter() as counter:
         yield counter
 
 
@@ -152,7 +162,7 @@ def _check_workload(workload: Workload, pool: int) -> Workload:
 
 def _extremes(split: EncodedSplit, pool: int) -> list[int]:
     """Indices among the first ``pool`` of ``split`` whose real length is the least or the most."""
-    lengths = real_lengths(split.mask[:pool])  # (pool,)
+    lengths = split.lengths[:pool]  # (pool,)
     if len(lengths) == 0:
         return []
     keep = (lengths == lengths.min()) | (lengths == lengths.max())

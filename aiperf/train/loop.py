@@ -8,6 +8,7 @@ padded to its own longest sentence.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,9 +19,12 @@ import torch
 from aiperf.flops import Work
 from aiperf.search.proposal import Hparams
 from aiperf.train.evaluate import Evaluation
-from aiperf.train.step import PlainStep
+from aiperf.train.step import PlainStep, TrainingDiverged
 from aiperf.workload import EncodedSplit
-from aiperf.workload.batches import gather, real_lengths, training_batches
+from aiperf.workload.batches import gather, training_batches
+
+# Steps between checks that the training loss is finite: each check waits for the device.
+FINITE_CHECK_STEPS = 32
 
 
 @dataclass(frozen=True)
@@ -61,22 +65,22 @@ def train_trial(
     )
     shuffle = torch.Generator().manual_seed(seed)
     first = 1 if resume is None else load_training_state(resume, step, optimizer, shuffle) + 1
-    lengths = real_lengths(train.mask)
+    lengths = train.lengths
     intervals = []
     for epoch in range(first, hparams.epochs + 1):
         start = time.time()
         batches = training_batches(lengths, hparams.batch_size, shuffle)
-        losses, work = _epoch(step, optimizer, train, batches, lengths)
+        loss, work = _epoch(step, optimizer, train, batches, lengths)
         result = evaluate(model)
         interval = Interval(
             epoch=epoch,
             start_time=start,
             end_time=time.time(),
             samples=work.samples,
-            steps=len(losses),
+            steps=len(batches),
             train_flops=price(work),
             eval_flops=result.flops,
-            loss=sum(losses) / max(len(losses), 1),
+            loss=loss,
             val_accuracy=result.val_accuracy,
             test_accuracy=result.test_accuracy,
             robust_accuracy=result.robust_accuracy,
@@ -124,11 +128,21 @@ def _epoch(
     train: EncodedSplit,
     batches: list[torch.Tensor],
     lengths: torch.Tensor,
-) -> tuple[list[float], Work]:
-    """One pass over ``batches`` of train indices: the losses and the shapes of every step."""
-    losses, work = [], Work()
-    for index in batches:
+) -> tuple[float, Work]:
+    """One pass over ``batches`` of train indices: the mean loss and the shapes of every step."""
+    total, work = torch.zeros((), device=step.device), Work()
+    for count, index in enumerate(batches, 1):
         batch = gather(train, index, step.device)  # (B, L), (B, L), (B,): L = its longest
-        losses.append(step(optimizer, batch))
+        total += step(optimizer, batch)
         work = work.plus(len(index), batch[0].shape[1], int(lengths[index].sum()))
-    return losses, work
+        if count % FINITE_CHECK_STEPS == 0:
+            finite(total)
+    return finite(total) / max(len(batches), 1), work
+
+
+def finite(loss_sum: torch.Tensor) -> float:
+    """The summed loss as a float; TrainingDiverged when it is NaN or infinite."""
+    value = loss_sum.item()
+    if not math.isfinite(value):
+        raise TrainingDiverged(f"the training loss became {value}")
+    return value

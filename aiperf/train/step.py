@@ -1,7 +1,9 @@
 """One optimizer step of plain training: forward, cross-entropy, backward, clip, AdamW.
 
 ``PlainStep`` is the template every training method follows: ``loss`` (the forward stage) and
-``update`` (the backward stage) are the two places a method such as UEGR changes.
+``update`` (the backward stage) are the two places a method such as UEGR changes. A step may run
+its batch as micro-batches whose gradients add up to the whole batch's (``micro_batch``, chosen
+by ``aiperf.train.fit``); out of device memory it retries the batch with half as many rows.
 """
 
 from __future__ import annotations
@@ -44,16 +46,44 @@ class PlainStep:
         self.model = model
         self.settings = settings
         self.device = device
+        self.micro_batch: int | None = None  # rows per forward/backward; None: the whole batch
 
-    def __call__(self, optimizer: torch.optim.Optimizer, batch: Batch) -> float:
-        """Train on one batch; return its loss."""
-        optimizer.zero_grad(set_to_none=True)
-        loss = self.loss(batch)
-        if not torch.isfinite(loss):
-            raise TrainingDiverged(f"loss became {loss.item()}")
-        loss.backward()
+    def __call__(self, optimizer: torch.optim.Optimizer, batch: Batch) -> torch.Tensor:
+        """Train on one batch; return its loss, detached and left on the device (reading it
+        would wait for the device: the loop checks that losses are finite only now and then)."""
+        loss = self.gradients(optimizer, batch)
         self.update(optimizer)
-        return loss.item()
+        return loss
+
+    def gradients(self, optimizer: torch.optim.Optimizer, batch: Batch) -> torch.Tensor:
+        """The batch's loss, its gradients in ``.grad``; out of device memory, the batch is
+        run again in micro-batches of half as many rows, down to one row."""
+        rows = len(batch[2])
+        while True:
+            optimizer.zero_grad(set_to_none=True)
+            size = min(self.micro_batch or rows, rows)
+            try:
+                return self.accumulate(batch, size)
+            except torch.cuda.OutOfMemoryError:
+                if size == 1:
+                    raise
+            self.micro_batch = size // 2  # past the except block: the failed pass is freed
+            torch.cuda.empty_cache()
+
+    def accumulate(self, batch: Batch, size: int) -> torch.Tensor:
+        """Forward and backward of ``batch`` in micro-batches of ``size`` rows, each loss
+        weighted by its share of the rows so that the gradients add up to the whole batch's."""
+        rows = len(batch[2])
+        if size >= rows:
+            loss = self.loss(batch)
+            loss.backward()
+            return loss.detach()
+        total = torch.zeros((), device=batch[2].device)
+        for part in zip(*(tensor.split(size) for tensor in batch), strict=True):
+            loss = self.loss(part) * (len(part[2]) / rows)
+            loss.backward()
+            total += loss.detach()
+        return total
 
     def loss(self, batch: Batch) -> torch.Tensor:
         tokens, mask, labels = batch

@@ -13,11 +13,13 @@ from typing import Any
 import torch
 
 from aiperf.flops import StepPasses, cost_model
+from aiperf.hw.tf32 import set_tf32
 from aiperf.models import build_model
 from aiperf.search.proposal import Proposal
 from aiperf.spec import RobustnessSpec, Spec, TrainSpec, UegrSpec, WorkloadSpec
 from aiperf.train.allocator import keep_freed_memory
 from aiperf.train.evaluate import Evaluator
+from aiperf.train.fit import fit_batch
 from aiperf.train.flops_check import SelfCheck, self_check
 from aiperf.train.loop import Interval, train_trial
 from aiperf.train.step import Batch, PlainStep
@@ -38,6 +40,7 @@ class TrialContext:
     robustness: RobustnessSpec
     data_seed: int
     threads: int = 1
+    gpu_share: float = 1.0  # the fraction of a GPU a trial is given (its memory budget)
 
     @classmethod
     def from_spec(cls, spec: Spec) -> TrialContext:
@@ -48,6 +51,7 @@ class TrialContext:
             robustness=spec.robustness,
             data_seed=spec.seed,
             threads=spec.resources.cpus_per_trial,
+            gpu_share=min(spec.resources.gpus_per_trial or 1.0, 1.0),
         )
 
 
@@ -68,11 +72,12 @@ def run_trial(
     checkpoint recorded, so every report of a checked trial has a ``flops_check_error``."""
     torch.set_num_threads(context.threads)
     keep_freed_memory()
+    set_tf32(False)  # fp32 is fp32: its utilisation is measured against the fp32 peak
     genome, hparams = proposal.genome, proposal.hparams
-    workload = load_workload(context.workload, context.data_seed)
+    device = default_device()
+    workload = load_workload(context.workload, context.data_seed).to(device)
     torch.manual_seed(proposal.trial_seed)
     model = build_model(genome, len(workload.vocab), workload.num_classes, workload.max_len)
-    device = default_device()
     model.to(device)
     model.checkpoint_blocks = context.train.activation_checkpointing
     uegr = context.uegr.with_overrides(proposal.uegr)
@@ -87,11 +92,15 @@ def run_trial(
     if context.train.flops_self_check and resume is None:
         check = check_trial(model, build_step, step.passes, evaluate, hparams.batch_size)
         check_error = check.rel_error
+    step.micro_batch = fit_batch(
+        step, workload.train, hparams.batch_size, context.gpu_share
+    ).micro_batch
     extra = {"node": socket.gethostname(), "gpu_ids": [], "visible_devices": None, **(where or {})}
     extra |= {"device": device, CHECK_ERROR: check_error, "num_classes": workload.num_classes}
 
     def on_report(interval: Interval, state: dict[str, Any]) -> None:
-        report({**asdict(interval), **extra}, {**state, CHECK_ERROR: check_error})
+        metrics = {**asdict(interval), **extra, "micro_batch": step.micro_batch}
+        report(metrics, {**state, CHECK_ERROR: check_error})
 
     return train_trial(
         step,

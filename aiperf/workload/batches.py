@@ -42,19 +42,19 @@ def eval_batches(lengths: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
 def gather(
     split: EncodedSplit, index: torch.Tensor, device: str
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The samples at ``index``, cut to their longest real length: tokens (B, L), mask (B, L),
-    labels (B,) on ``device``."""
-    mask = split.mask[index]
-    seq = max(int(real_lengths(mask).max()), 1) if len(index) else 1
+    """The samples at ``index`` (host indices), cut to their longest real length: tokens (B, L),
+    mask (B, L), labels (B,) on ``device``. A split resident there is indexed without a sync."""
+    seq = max(int(split.lengths[index].max()), 1) if len(index) else 1
+    rows = index.to(split.tokens.device, non_blocking=True)
     return (
-        split.tokens[index, :seq].to(device),
-        mask[:, :seq].to(device),
-        split.labels[index].to(device),
+        split.tokens[rows, :seq].to(device),
+        split.mask[rows, :seq].to(device),
+        split.labels[rows].to(device),
     )
 
 
 def padding_share(split: EncodedSplit, batch_size: int) -> float:
     """The share of padded positions when ``split`` runs in evaluation batches of this size."""
-    lengths = real_lengths(split.mask)
+    lengths = split.lengths
     padded = sum(len(b) * max(int(lengths[b].max()), 1) for b in eval_batches(lengths, batch_size))
     return 1.0 - int(lengths.sum()) / max(padded, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -26,6 +27,12 @@ class Workload:
     num_classes: int
     max_len: int
     synonyms: dict[str, tuple[str, ...]]  # word -> label-preserving substitutes (empty for tsv)
+
+    def to(self, device: str) -> Workload:
+        """This workload with its encoded splits resident on ``device``: no host→device copy per
+        batch. The memoised host copy stays as it is."""
+        splits = {name: getattr(self, name).to(device) for name in ("train", "val", "test")}
+        return dataclasses.replace(self, **splits)
 
 
 @functools.lru_cache(maxsize=8)
