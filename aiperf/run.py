@@ -48,7 +48,7 @@ from aiperf.score.ledger import (
     repair_tail,
 )
 from aiperf.search import make_searcher
-from aiperf.spec import SearchSpec, Spec, dump_spec, load_spec
+from aiperf.spec import SearchSpec, Spec, check_runnable, dump_spec, load_spec
 from aiperf.train.remote import tune_trainable
 from aiperf.train.trial import TrialContext
 
@@ -61,6 +61,7 @@ def run_benchmark(
     netbench: Path | None = None,
 ) -> tuple[Path, Summary]:
     """Run the benchmark the spec describes; return the run directory and its summary."""
+    check_runnable(spec)
     run_dir = create_run_dir(out, spec)
     write_text_atomic(run_dir / SPEC, dump_spec(spec))
     cluster = connect_cluster(options or ClusterOptions(num_cpus=spec.resources.num_cpus))

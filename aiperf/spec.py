@@ -45,7 +45,7 @@ MAX_CHOICES = 64  # entries in one search-space choice list
 MAX_TRIALS = 10_000_000
 MAX_RETRIES = 100
 MAX_CPUS = 4_096  # per trial, and for an embedded local Ray
-MAX_GPUS_PER_TRIAL = 1  # one trial per GPU at most: the benchmark's unit (README)
+MAX_GPUS_PER_TRIAL = 64  # what a spec may say; a run takes at most 1 (``check_runnable``)
 MAX_SEED = 2**32 - 1  # 32 bits: numpy's seed range (the NNI tuners)
 NAME_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")  # a path component, never hidden
 
@@ -364,6 +364,16 @@ def shipped_file(relative: Path, from_cwd: bool = True) -> Path | None:
         if (base / relative).is_file():
             return base / relative
     return None
+
+
+def check_runnable(spec: Spec) -> None:
+    """A SpecError for what a spec may say but a new run cannot do: a trial spanning GPUs (one
+    trial per GPU, or a share of one, is the benchmark's unit; older specs still parse)."""
+    gpus = spec.resources.gpus_per_trial
+    if gpus is not None and gpus > 1:
+        raise SpecError(
+            f"resources.gpus_per_trial: {gpus} — a trial runs on one GPU or a share of one (≤ 1)"
+        )
 
 
 def load_spec(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Spec:

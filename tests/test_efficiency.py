@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from ledgers import CPU_PEAK, cpu_node, example_system, write_tiny_run
 
 from aiperf.cli import main
 from aiperf.report.efficiency import run_efficiency
 from aiperf.score.ledger import read_ledger
-from tests.ledgers import CPU_PEAK, cpu_node, example_system, write_tiny_run
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
+from aiperf.cli import main
 from aiperf.hw.tf32 import set_tf32, tf32_mode, tf32_settings
 from aiperf.models import build_model, genome_from_dict
 from aiperf.spec import TrainSpec, UegrSpec
 from aiperf.train import PlainStep, UegrStep
 from aiperf.train.fit import fit_batch, largest_fitting
+from aiperf.train.saliency import kth_by_sort, kth_largest, ties_in_order, top_fraction_masks
 from aiperf.workload import EncodedSplit
 from aiperf.workload.batches import gather
 
@@ -179,7 +181,7 @@ def test_tf32_is_switched_off_for_matmuls_and_convolutions_together() -> None:
         assert set_tf32(False) != tf32_settings()  # it returned the TF32-on settings
         off = tf32_settings()
     assert tf32_settings() == before
-    assert off in (["ieee", "ieee"], [False, False])
+    assert off in (["ieee"] * 3, [False] * 2)
 
 
 def test_a_device_resident_split_is_gathered_without_reading_the_device() -> None:
@@ -190,3 +192,76 @@ def test_a_device_resident_split_is_gathered_without_reading_the_device() -> Non
     got_tokens, got_mask, got_labels = gather(resident, torch.tensor([1, 2, 4]), "meta")
     assert got_tokens.shape == got_mask.shape == (3, 9) and got_labels.shape == (3,)
     assert host.to("cpu") is host
+
+
+@pytest.mark.parametrize("base", [0.0, 0.1])
+def test_checkpointed_blocks_recompute_at_the_sub_models_rate(base: float) -> None:
+    genome = GENOME.model_copy(update={"dropout": base})
+    grads = []
+    for checkpointing in (False, True):
+        torch.manual_seed(0)
+        net = build_model(genome, VOCAB, CLASSES, SEQ)
+        net.checkpoint_blocks = checkpointing
+        tokens, mask, _ = batch()
+        torch.manual_seed(1)
+        with net.dropout_rate(0.5):
+            net(tokens, mask).square().sum().backward()
+        assert net.dropout == base  # the rate before the sub-model's is back
+        grads.append([p.grad for p in net.parameters()])
+    for plain, recomputed in zip(*grads, strict=True):
+        torch.testing.assert_close(recomputed, plain)
+
+
+class UegrRunsOutAbove(UegrStep):
+    """A UEGR step whose device 'runs out of memory' on more than 2 rows at once."""
+
+    def loss(self, batch):
+        if len(batch[2]) > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return super().loss(batch)
+
+
+def test_a_retried_step_draws_what_a_step_sized_right_away_draws() -> None:
+    uegr = UegrSpec(k=2, dropout_schedule="random", dropout_min=0.1, dropout_max=0.4)
+    results = []
+    for step_class, micro_batch in ((UegrRunsOutAbove, None), (UegrStep, 2)):
+        net = model()
+        net.set_dropout(0.1)
+        step = step_class(net, TrainSpec(), "cpu", uegr, seed=0)
+        step.micro_batch = micro_batch
+        torch.manual_seed(5)
+        loss = step.gradients(torch.optim.AdamW(net.parameters()), batch())
+        assert step.micro_batch == 2
+        results.append((loss, step.rates, [p.grad for p in net.parameters()], step.rng.get_state()))
+    (loss_a, rates_a, grads_a, rng_a), (loss_b, rates_b, grads_b, rng_b) = results
+    assert rates_a == rates_b and torch.equal(rng_a, rng_b)  # one draw of K rates per step
+    assert torch.equal(loss_a, loss_b)
+    for a, b in zip(grads_a, grads_b, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("layout", ["uniform", "ties"])
+def test_the_device_mask_path_keeps_what_the_cpu_path_keeps(layout: str) -> None:
+    values = torch.rand(50_000, generator=torch.Generator().manual_seed(3))
+    flat = values if layout == "uniform" else (values * 4).floor()  # four distinct values
+    count = 15_001
+    threshold = kth_by_sort(flat, count)
+    assert threshold == kth_largest(flat, count)
+    on_device = ties_in_order(flat > threshold, flat == threshold, count)
+    assert int(on_device.sum()) == count
+    assert torch.equal(on_device, top_fraction_masks([flat], count / flat.numel())[0])
+
+
+def test_the_device_mask_path_never_reads_a_value_back() -> None:
+    scores = [torch.rand(40, 30).to("meta"), torch.rand(77).to("meta")]  # no data to read
+    masks = top_fraction_masks(scores, 0.3)
+    assert [m.shape for m in masks] == [s.shape for s in scores]
+    assert all(m.dtype == torch.bool for m in masks)
+
+
+def test_a_run_with_trials_spanning_gpus_is_refused_before_it_starts(tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    argv = ["run", "--spec", "tiny", "--set=resources.gpus_per_trial=2", "--out", str(out)]
+    assert main(argv) == 2
+    assert "resources.gpus_per_trial: 2.0" in capsys.readouterr().err
+    assert not out.exists()  # refused before a run directory or Ray

@@ -84,7 +84,7 @@ BOUNDS = [
     ("robustness.swaps", 64, 65),
     ("resources.cpus_per_trial", 4096, 4097),
     ("resources.num_cpus", 4096, 4097),
-    ("resources.gpus_per_trial", 1, 2),
+    ("resources.gpus_per_trial", 64, 65),
     ("search.max_trials", 10_000_000, 10_000_001),
     ("search.grace_period", 1000, 1001),
     ("failure.max_retries", 100, 101),

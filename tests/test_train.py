@@ -162,7 +162,8 @@ def test_the_check_leaves_training_bit_identical(checked) -> None:
         [m[k] for k in keys] for m, _ in checked
     ]
     final, final_unchecked = checked[-1][1], unchecked[-1][1]
-    assert torch.equal(final["torch_rng"], final_unchecked["torch_rng"])
+    for rng, rng_unchecked in zip(final["torch_rng"], final_unchecked["torch_rng"], strict=True):
+        assert torch.equal(rng, rng_unchecked)
     for name, tensor in final["model"].items():
         assert torch.equal(tensor, final_unchecked["model"][name]), name
 

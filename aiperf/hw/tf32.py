@@ -1,4 +1,4 @@
-"""TF32 on CUDA, on or off for cuBLAS matmuls and cuDNN convolutions at once.
+"""TF32 on CUDA, on or off for cuBLAS matmuls and cuDNN (convolutions, RNNs) at once.
 
 fp32 training must really be fp32 so that its utilisation is measured against the fp32 peak:
 torch leaves TF32 on for cuDNN convolutions by default. torch ≥ 2.9 has ``fp32_precision``
@@ -13,16 +13,13 @@ from typing import Any
 
 
 def _switches() -> list[tuple[Any, str, Any, Any]]:
-    """(object, attribute, value for TF32 on, value for off) for matmuls and convolutions."""
+    """(object, attribute, value for TF32 on, value for off) for matmuls and cuDNN."""
     import torch
 
-    matmul, conv = torch.backends.cuda.matmul, torch.backends.cudnn
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
     if hasattr(matmul, "fp32_precision"):
-        return [
-            (matmul, "fp32_precision", "tf32", "ieee"),
-            (conv.conv, "fp32_precision", "tf32", "ieee"),
-        ]
-    return [(matmul, "allow_tf32", True, False), (conv, "allow_tf32", True, False)]
+        return [(m, "fp32_precision", "tf32", "ieee") for m in (matmul, cudnn.conv, cudnn.rnn)]
+    return [(matmul, "allow_tf32", True, False), (cudnn, "allow_tf32", True, False)]
 
 
 def set_tf32(enabled: bool) -> list[Any]:

@@ -50,11 +50,12 @@ def scaled_keep_mask(x: torch.Tensor, p: float) -> torch.Tensor:
 class SelfAttention(nn.Module):
     """Multi-head self-attention over real tokens: padding keys get no weight.
 
-    ``fused`` (the default) runs ``F.scaled_dot_product_attention``, which picks flash or
-    memory-efficient kernels on CUDA; otherwise plain matmuls, which also serve dropout on CPU
-    (SDPA's CPU dropout draws per element: UEGR steps ran 1.3–2× slower). Both compute the same
-    function and the same two (S × S) products that ``aiperf.flops`` counts; the FLOPs self-check
-    runs the fused path under SDPA's math backend so that FlopCounterMode sees each one."""
+    ``fused`` (the default) runs ``F.scaled_dot_product_attention``, which picks a fused kernel
+    on CUDA (memory-efficient or cuDNN: flash attention takes no padding mask); otherwise plain
+    matmuls, which also serve dropout on CPU (SDPA's CPU dropout draws per element: UEGR steps
+    ran 1.3–2× slower). Both compute the same function and the same two (S × S) products that
+    ``aiperf.flops`` counts; the FLOPs self-check runs the fused path under SDPA's math backend
+    so that FlopCounterMode sees each one."""
 
     def __init__(self, embed_dim: int, heads: int, dropout: float, fused: bool = True) -> None:
         super().__init__()

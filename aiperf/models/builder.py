@@ -24,7 +24,7 @@ class TextClassifier(nn.Module):
     def __init__(self, genome: Genome, vocab_size: int, num_classes: int, max_len: int) -> None:
         super().__init__()
         dim = genome.embed_dim
-        self.base_dropout = genome.dropout
+        self.dropout = genome.dropout  # the rate every dropout runs at now (``set_dropout``)
         self.max_len = max_len
         self.pooling = genome.pooling
         self.word_embed = nn.Embedding(vocab_size, dim, padding_idx=0)
@@ -47,7 +47,8 @@ class TextClassifier(nn.Module):
         x = e + self.pos_embed(torch.arange(seq, device=e.device))  # (B, S, D)
         for block in self.blocks:
             if self.checkpoint_blocks and self.training and torch.is_grad_enabled():
-                x = checkpoint(block, x, mask, use_reentrant=False)
+                # Backward recomputes the block after a sub-model's rate is gone: pass it along.
+                x = checkpoint(self._block_at, block, x, mask, self.dropout, use_reentrant=False)
             else:
                 x = block(x, mask)
         return self.classifier(self._pool(self.final_norm(x), mask))
@@ -62,6 +63,7 @@ class TextClassifier(nn.Module):
         for module in self.modules():
             if isinstance(module, Dropout):
                 module.p = p
+        self.dropout = p
 
     def set_fused_attention(self, fused: bool) -> None:
         """Attention through ``scaled_dot_product_attention`` (True) or plain matmuls (False)."""
@@ -71,12 +73,20 @@ class TextClassifier(nn.Module):
 
     @contextmanager
     def dropout_rate(self, p: float) -> Iterator[TextClassifier]:
-        """Run the body with every dropout at rate ``p``, then restore the genome's base rate."""
+        """Run the body with every dropout at rate ``p``, then restore the rate before it."""
+        before = self.dropout
         self.set_dropout(p)
         try:
             yield self
         finally:
-            self.set_dropout(self.base_dropout)
+            self.set_dropout(before)
+
+    def _block_at(
+        self, block: nn.Module, x: torch.Tensor, mask: torch.Tensor, p: float
+    ) -> torch.Tensor:
+        """``block(x, mask)`` with every dropout at rate ``p``."""
+        with self.dropout_rate(p):
+            return block(x, mask)
 
     def _pool(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Masked mean or max over real tokens: (B, S, D) → (B, D); all-padding rows give 0."""

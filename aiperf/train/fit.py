@@ -43,10 +43,14 @@ def largest_fitting(batch_size: int, fits: Callable[[int], bool]) -> int | None:
 
 def fit_batch(step: PlainStep, train: EncodedSplit, batch_size: int, share: float) -> BatchFit:
     """The micro-batch for ``step``'s trial: probed on CUDA against ``share`` (the trial's
-    fraction of a GPU) of the device's memory; a no-op elsewhere."""
+    fraction of a GPU) of the device's memory, which a shared GPU then holds this process to;
+    a no-op elsewhere."""
     if torch.device(step.device).type != "cuda":
         return BatchFit(None, f"{step.device}: no probe, every batch runs whole")
     device = torch.device(step.device)
+    if share < 1:
+        torch.cuda.set_per_process_memory_fraction(share, device)
+    torch.cuda.empty_cache()  # what the self-check's copies left cached is free again
     free, total = torch.cuda.mem_get_info(device)
     budget = HEADROOM * min(share * total, free + torch.cuda.memory_allocated(device))
     state = ADAMW_STATE_PER_PARAMETER * sum(
@@ -56,8 +60,8 @@ def fit_batch(step: PlainStep, train: EncodedSplit, batch_size: int, share: floa
     size = largest_fitting(
         len(batch[2]), lambda rows: peak_bytes(step, batch, rows) + state <= budget
     )
-    if size is None:
-        return BatchFit(1, f"one row exceeds {budget / 2**30:.1f} GiB: trying anyway")
+    if size is None:  # the step's own retry finds out whether anything runs at all
+        return BatchFit(None, f"not even one row fits {budget / 2**30:.1f} GiB by the probe")
     whole = size >= len(batch[2])
     return BatchFit(
         None if whole else size,
@@ -80,6 +84,7 @@ def peak_bytes(step: PlainStep, batch: tuple[torch.Tensor, ...], rows: int) -> f
     torch.cuda.reset_peak_memory_stats(device)
     try:
         with torch.random.fork_rng(devices=[device]):
+            step.begin()
             step.accumulate(batch, rows)
         return float(torch.cuda.max_memory_allocated(device))
     except torch.cuda.OutOfMemoryError:

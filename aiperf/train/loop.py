@@ -19,7 +19,7 @@ import torch
 from aiperf.flops import Work
 from aiperf.search.proposal import Hparams
 from aiperf.train.evaluate import Evaluation
-from aiperf.train.step import PlainStep, TrainingDiverged
+from aiperf.train.step import PlainStep, TrainingDiverged, rng_state, set_rng_state
 from aiperf.workload import EncodedSplit
 from aiperf.workload.batches import gather, training_batches
 
@@ -103,7 +103,7 @@ def training_state(
         "optimizer": optimizer.state_dict(),
         "step": step.state_dict(),
         "shuffle_rng": shuffle.get_state(),
-        "torch_rng": torch.get_rng_state(),
+        "torch_rng": rng_state(step.device),  # the CPU's, and the GPU's on one
     }
 
 
@@ -118,7 +118,8 @@ def load_training_state(
     optimizer.load_state_dict(state["optimizer"])
     step.load_state_dict(state["step"])
     shuffle.set_state(state["shuffle_rng"])
-    torch.set_rng_state(state["torch_rng"])
+    saved = state["torch_rng"]  # a bare tensor in checkpoints from before GPU states
+    set_rng_state(step.device, saved if isinstance(saved, list) else [saved])
     return state["epoch"]
 
 

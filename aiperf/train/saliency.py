@@ -43,10 +43,14 @@ def top_fraction_masks(
 
 
 def _top_mask(flat: torch.Tensor, rho: float) -> torch.Tensor:
-    """Exactly the ⌈ρN⌉ highest of ``flat``; ties at the threshold are taken in index order."""
+    """Exactly the ⌈ρN⌉ highest of ``flat``; ties at the threshold are taken in index order.
+    On a GPU no step of it waits for the device (``kth_by_sort``, ``ties_in_order``)."""
     count = math.ceil(rho * flat.numel())
     if count == flat.numel():
         return torch.ones_like(flat, dtype=torch.bool)
+    if flat.device.type != "cpu":
+        threshold = kth_by_sort(flat, count)
+        return ties_in_order(flat > threshold, flat == threshold, count)
     threshold = kth_largest(flat, count)
     keep = flat > threshold
     missing = count - int(torch.count_nonzero(keep))
@@ -55,8 +59,21 @@ def _top_mask(flat: torch.Tensor, rho: float) -> torch.Tensor:
     return keep
 
 
+def kth_by_sort(flat: torch.Tensor, k: int) -> torch.Tensor:
+    """The ``k``-th largest value of ``flat`` as a 0-d tensor where ``flat`` lives: one sort, no
+    value read back (a GPU sorts tens of millions of values in about a millisecond)."""
+    return flat.sort().values[flat.numel() - k]
+
+
+def ties_in_order(keep: torch.Tensor, ties: torch.Tensor, count: int) -> torch.Tensor:
+    """``keep`` plus the first ``ties`` in index order until it holds ``count`` values, computed
+    where the tensors live: a running count replaces reading the shortfall back."""
+    missing = count - keep.sum()
+    return keep | (ties & (ties.cumsum(0) <= missing))
+
+
 def kth_largest(flat: torch.Tensor, k: int) -> torch.Tensor:
-    """The ``k``-th largest value of ``flat``, exactly, in a few linear passes.
+    """The ``k``-th largest value of ``flat``, exactly, in a few linear passes (on CPU).
 
     A strided sample brackets the value; only the band between the bracket's ends is searched
     (``kthvalue`` over all of a large tensor, or ``topk``, costs 5-10x more). When the bracket

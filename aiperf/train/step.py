@@ -37,6 +37,19 @@ def autocast(precision: str, device: str) -> Iterator[None]:
         yield
 
 
+def rng_state(device: str) -> list[torch.Tensor]:
+    """The CPU generator's state, and the GPU's when ``device`` is one."""
+    cuda = torch.device(device).type == "cuda"
+    return [torch.get_rng_state(), *([torch.cuda.get_rng_state(device)] if cuda else [])]
+
+
+def set_rng_state(device: str, state: list[torch.Tensor]) -> None:
+    """Restore what ``rng_state`` returned."""
+    torch.set_rng_state(state[0])
+    if len(state) > 1:
+        torch.cuda.set_rng_state(state[1], device)
+
+
 class PlainStep:
     """Plain training: one clean forward, one backward, every parameter updates."""
 
@@ -56,19 +69,27 @@ class PlainStep:
         return loss
 
     def gradients(self, optimizer: torch.optim.Optimizer, batch: Batch) -> torch.Tensor:
-        """The batch's loss, its gradients in ``.grad``; out of device memory, the batch is
-        run again in micro-batches of half as many rows, down to one row."""
+        """The batch's loss, its gradients in ``.grad``. Out of device memory, the batch is run
+        again from the same random state in micro-batches of half as many rows, down to one."""
         rows = len(batch[2])
+        rng, own = rng_state(self.device), self.state_dict()
         while True:
             optimizer.zero_grad(set_to_none=True)
             size = min(self.micro_batch or rows, rows)
+            self.begin()
             try:
                 return self.accumulate(batch, size)
             except torch.cuda.OutOfMemoryError:
                 if size == 1:
                     raise
-            self.micro_batch = size // 2  # past the except block: the failed pass is freed
+            optimizer.zero_grad(set_to_none=True)  # past the except block: the attempt is freed
             torch.cuda.empty_cache()
+            set_rng_state(self.device, rng)
+            self.load_state_dict(own)
+            self.micro_batch = (size + 1) // 2
+
+    def begin(self) -> None:
+        """What a step draws once, before its passes (none for plain training)."""
 
     def accumulate(self, batch: Batch, size: int) -> torch.Tensor:
         """Forward and backward of ``batch`` in micro-batches of ``size`` rows, each loss
@@ -97,11 +118,12 @@ class PlainStep:
         optimizer.step()
 
     def state_dict(self) -> dict[str, Any]:
-        """The step's own state beyond model and optimizer (none for plain training)."""
-        return {}
+        """The step's own state beyond model and optimizer: its micro-batch size."""
+        return {"micro_batch": self.micro_batch}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned."""
+        self.micro_batch = state.get("micro_batch")  # absent from checkpoints before it
 
     def autocast(self) -> contextlib.AbstractContextManager[None]:
         return autocast(self.settings.precision, self.device)

@@ -5,6 +5,7 @@ Ray-free, so ``aiperf train`` and tests run it directly; the Tune trainable pass
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -27,7 +28,12 @@ from aiperf.train.uegr import make_step
 from aiperf.workload import EncodedSplit, load_workload
 from aiperf.workload.batches import gather
 
+log = logging.getLogger(__name__)
 CHECK_ERROR = "flops_check_error"  # the self-check's error: a report field and a state key
+# Rows of the self-check's training step: the count is a polynomial in the batch shape, so a
+# few rows check it as well as a whole batch, and the math-backend attention the check runs
+# (B·H·S² per layer) stays small before the batch probe has sized anything.
+CHECK_ROWS = 16
 
 
 @dataclass(frozen=True)
@@ -92,9 +98,9 @@ def run_trial(
     if context.train.flops_self_check and resume is None:
         check = check_trial(model, build_step, step.passes, evaluate, hparams.batch_size)
         check_error = check.rel_error
-    step.micro_batch = fit_batch(
-        step, workload.train, hparams.batch_size, context.gpu_share
-    ).micro_batch
+    fit = fit_batch(step, workload.train, hparams.batch_size, context.gpu_share)
+    log.info("trial %s: batch probe: %s", proposal.trial_index, fit.note)
+    step.micro_batch = fit.micro_batch
     extra = {"node": socket.gethostname(), "gpu_ids": [], "visible_devices": None, **(where or {})}
     extra |= {"device": device, CHECK_ERROR: check_error, "num_classes": workload.num_classes}
 
@@ -121,9 +127,10 @@ def check_trial(
     evaluate: Evaluator,
     batch_size: int,
 ) -> SelfCheck:
-    """The FLOPs self-check at a trial's first start: a step of ``passes`` on the first training
-    batch, then evaluation and the attack as ``evaluate`` runs and prices them."""
-    batch = first_batch(evaluate.workload.train, batch_size, evaluate.device)
+    """The FLOPs self-check at a trial's first start: a step of ``passes`` on the first
+    ``CHECK_ROWS`` (at most a batch) training samples, then evaluation and the attack as
+    ``evaluate`` runs and prices them."""
+    batch = first_batch(evaluate.workload.train, min(batch_size, CHECK_ROWS), evaluate.device)
     analytic = evaluate.costs.costs(*batch[0].shape).step_flops(passes)
     return self_check(model, build_step, batch, analytic, evaluate)
 

@@ -40,6 +40,7 @@ class UegrStep(PlainStep):
         self.passes = uegr_passes(uegr)
         self.selective = SelectiveUpdate(maskable_parameters(model), uegr) if uegr.rho < 1 else None
         self.rng = torch.Generator().manual_seed(seed)  # dropout-rate draws, δ's random start
+        self.rates: list[float] = []  # the sub-models' dropout rates of the current step
 
     def loss(self, batch: Batch) -> torch.Tensor:
         tokens, mask, labels = batch
@@ -51,7 +52,7 @@ class UegrStep(PlainStep):
             return loss
         e_adv = e + self.delta(e, mask, labels)  # δ detached: e keeps its graph
         subs = []
-        for rate in self.dropout_rates():
+        for rate in self.rates:
             with self.model.dropout_rate(rate), self.autocast():
                 subs.append(self.model.encode(e_adv, mask))  # (B, C)
         adv_ce = torch.stack([F.cross_entropy(z.float(), labels) for z in subs]).mean()
@@ -72,6 +73,10 @@ class UegrStep(PlainStep):
             loss_of, e, mask, self.uegr.epsilon, self.uegr.adv_steps, random_start, self.rng
         )
 
+    def begin(self) -> None:
+        """Draw the step's dropout rates once: every micro-batch of the step uses them."""
+        self.rates = self.dropout_rates()
+
     def dropout_rates(self) -> list[float]:
         """K rates: evenly spaced over the range, or redrawn uniformly every step."""
         low, high, k = self.uegr.dropout_min, self.uegr.dropout_max, self.uegr.k
@@ -82,12 +87,13 @@ class UegrStep(PlainStep):
         return [low + (high - low) * i / (k - 1) for i in range(k)]
 
     def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"rng": self.rng.get_state()}
+        state: dict[str, Any] = {**super().state_dict(), "rng": self.rng.get_state()}
         if self.selective is not None:
             state["selective"] = self.selective.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
         self.rng.set_state(state["rng"])
         if self.selective is not None:
             self.selective.load_state_dict(state["selective"])

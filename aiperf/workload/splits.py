@@ -45,7 +45,8 @@ class EncodedSplit:
             object.__setattr__(self, "lengths", self.mask.sum(dim=1).cpu())
 
     def to(self, device: str) -> EncodedSplit:
-        """This split with its tensors on ``device`` (itself when they are there already)."""
+        """This split with its tensors on ``device`` (itself when they are on that very device;
+        ``"cuda"`` and ``"cuda:0"`` differ here), its host lengths carried over."""
         if self.tokens.device == torch.device(device):
             return self
         moved = (self.tokens.to(device), self.mask.to(device), self.labels.to(device))
