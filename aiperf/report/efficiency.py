@@ -15,7 +15,7 @@ from typing import Any
 
 from aiperf.rundir import LEDGER, SPEC, read_system, require_run_dir
 from aiperf.score.hardware import rederived_nodes, report_peak_at
-from aiperf.score.ledger import Ledger, read_ledger
+from aiperf.score.ledger import Ledger, Report, read_ledger
 from aiperf.spec import load_spec
 
 
@@ -50,9 +50,12 @@ def trial_efficiencies(
     ledger: Ledger, nodes: list[dict[str, Any]], precision: str
 ) -> list[TrialEfficiency]:
     """One row per trial that reported, in the order trials started."""
+    by_trial: dict[str, list[Report]] = {}
+    for report in ledger.reports:
+        by_trial.setdefault(report.trial_id, []).append(report)
     rows = []
     for trial_id in ledger.trials:
-        reports = [r for r in ledger.reports if r.trial_id == trial_id]
+        reports = by_trial.get(trial_id)
         if not reports:
             continue
         last = reports[-1]
