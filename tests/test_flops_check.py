@@ -18,6 +18,7 @@ from aiperf.score import read_ledger, score_run
 from aiperf.spec import RobustnessSpec, TrainSpec, UegrSpec, WorkloadSpec, parse_spec
 from aiperf.train import UegrStep
 from aiperf.train.attacks import EvalContext
+from aiperf.train.evaluate import Evaluator
 from aiperf.train.flops_check import (
     _check_workload,
     check_attack_flops,
@@ -229,3 +230,16 @@ def test_the_eval_checks_leave_model_and_rng_untouched() -> None:
     assert torch.equal(state, torch.random.get_rng_state())
     assert model.training and all(p.grad is None for p in model.parameters())
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_bf16_evaluation_runs_in_bf16_and_is_counted_exactly() -> None:
+    model = genome_model("transformer")
+    ctx = replace(eval_context("transformer"), precision="bf16")
+    dtypes = set()
+    model.classifier.register_forward_hook(lambda _m, _i, out: dtypes.add(out.dtype))
+    fp32 = Evaluator(ctx.workload, ctx.robustness, ctx.costs, 8, "cpu")(model)
+    assert dtypes == {torch.float32}
+    bf16 = Evaluator(ctx.workload, ctx.robustness, ctx.costs, 8, "cpu", "bf16")(model)
+    assert torch.bfloat16 in dtypes  # the evaluation ran under the training's autocast
+    assert bf16.flops == fp32.flops  # the count never depends on the precision
+    assert check_eval_flops(model, ctx).rel_error == 0.0

@@ -31,13 +31,14 @@ class AttackResult:
 @dataclass(frozen=True)
 class EvalContext:
     """What evaluating a trial's model needs: the data, the attack, the model's FLOPs (its
-    ``CostModel``), the batch size and the device."""
+    ``CostModel``), the batch size, the device and the precision it trains at."""
 
     workload: Workload
     robustness: RobustnessSpec
     costs: CostModel
     batch_size: int
     device: str
+    precision: str = "fp32"  # evaluation runs under the same autocast as training
 
 
 def pgd_attack(model: torch.nn.Module, ctx: EvalContext) -> AttackResult:

@@ -8,6 +8,7 @@ import torch
 
 from aiperf.flops import Work
 from aiperf.train.attacks import EvalContext, robust_accuracy
+from aiperf.train.step import autocast
 from aiperf.workload import EncodedSplit
 from aiperf.workload.batches import eval_batches, gather
 
@@ -45,9 +46,11 @@ class Evaluator(EvalContext):
     """Evaluates a model on a workload's val and test splits and under the spec's attack."""
 
     def __call__(self, model: torch.nn.Module) -> Evaluation:
-        val_accuracy, val_work = accuracy(model, self.workload.val, self.batch_size, self.device)
-        test_accuracy, test_work = accuracy(model, self.workload.test, self.batch_size, self.device)
-        attack = robust_accuracy(model, self)
+        size, device = self.batch_size, self.device
+        with autocast(self.precision, device):
+            val_accuracy, val_work = accuracy(model, self.workload.val, size, device)
+            test_accuracy, test_work = accuracy(model, self.workload.test, size, device)
+            attack = robust_accuracy(model, self)
         forward = val_work + test_work + (attack.forward_work if attack else Work())
         input_grad = attack.input_grad_work if attack else Work()
         return Evaluation(

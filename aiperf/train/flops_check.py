@@ -101,7 +101,9 @@ def check_eval_flops(
     val and test sentences (``_check_workload``), against the FLOPs that Evaluator reports."""
     robustness_off = ctx.robustness.model_copy(update={"samples": 0})
     workload = _check_workload(ctx.workload, pool)
-    evaluate = Evaluator(workload, robustness_off, ctx.costs, ctx.batch_size, ctx.device)
+    evaluate = Evaluator(
+        workload, robustness_off, ctx.costs, ctx.batch_size, ctx.device, ctx.precision
+    )
     twin = copy.deepcopy(model)
     with _counting(torch.device(ctx.device)) as counter:
         analytic = evaluate(twin).flops

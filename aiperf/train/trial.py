@@ -93,7 +93,10 @@ def run_trial(
 
     costs = cost_model(genome, workload.num_classes)
     step = build_step(model)
-    evaluate = Evaluator(workload, context.robustness, costs, context.train.eval_batch_size, device)
+    evaluate = Evaluator(
+        workload, context.robustness, costs, context.train.eval_batch_size, device,
+        context.train.precision,
+    )  # fmt: skip
     check_error = carried_check_error(resume)
     if context.train.flops_self_check and resume is None:
         check = check_trial(model, build_step, step.passes, evaluate, hparams.batch_size)
