@@ -12,7 +12,6 @@ from aiperf.workload.batches import (
     eval_batches,
     gather,
     padding_share,
-    real_lengths,
     training_batches,
 )
 
@@ -55,9 +54,9 @@ def test_eval_batches_hold_one_length_each_in_order() -> None:
 def test_gather_cuts_a_batch_to_its_longest_sentence() -> None:
     spec = load_spec("tiny")
     train = load_workload(spec.workload, spec.seed).train
-    index = torch.nonzero(real_lengths(train.mask) < 12).flatten()[:3]
+    index = torch.nonzero(train.lengths < 12).flatten()[:3]
     tokens, mask, labels = gather(train, index, "cpu")
-    assert tokens.shape[1] == int(real_lengths(train.mask[index]).max()) < train.tokens.shape[1]
+    assert tokens.shape[1] == int(train.lengths[index].max()) < train.tokens.shape[1]
     assert torch.equal(tokens, train.tokens[index, : tokens.shape[1]])
     assert torch.equal(labels, train.labels[index])
     assert int(mask.sum()) == int(train.mask[index].sum())  # nothing real was cut
@@ -70,7 +69,7 @@ def test_gather_cuts_a_batch_to_its_longest_sentence() -> None:
 def test_every_shipped_spec_pads_at_most_a_tenth(name: str) -> None:
     spec = load_spec(name)
     workload = load_workload(spec.workload, spec.seed)
-    lengths = real_lengths(workload.train.mask)
+    lengths = workload.train.lengths
     for batch_size in spec.search.space.batch_size:
         batches = training_batches(lengths, batch_size, torch.Generator().manual_seed(0))
         padded = sum(len(b) * int(lengths[b].max()) for b in batches)

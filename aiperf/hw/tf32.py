@@ -24,9 +24,8 @@ def _switches() -> list[tuple[Any, str, Any, Any]]:
 
 def set_tf32(enabled: bool) -> list[Any]:
     """Allow or forbid TF32 in CUDA matmuls and convolutions; returns the previous settings."""
-    previous = []
+    previous = tf32_settings()
     for owner, name, on, off in _switches():
-        previous.append(getattr(owner, name))
         setattr(owner, name, on if enabled else off)
     return previous
 

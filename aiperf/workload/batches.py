@@ -14,11 +14,6 @@ import torch
 from aiperf.workload.splits import EncodedSplit
 
 
-def real_lengths(mask: torch.Tensor) -> torch.Tensor:
-    """Real tokens per sample: (N, S) mask → (N,) int64."""
-    return mask.sum(dim=1)
-
-
 def training_batches(
     lengths: torch.Tensor, batch_size: int, generator: torch.Generator
 ) -> list[torch.Tensor]:
