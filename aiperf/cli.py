@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aiperf import __version__
+from aiperf.cli_simulate import add_simulate_command
 from aiperf.cli_submission import add_submission_commands
 from aiperf.errors import (
     EXIT_INTERNAL,
@@ -129,6 +130,7 @@ def _add_offline_commands(commands: argparse._SubParsersAction) -> None:
     efficiency.add_argument("--json", action="store_true", help="print JSON instead of a table")
     efficiency.set_defaults(handler=_cmd_efficiency)
     add_submission_commands(commands)
+    add_simulate_command(commands)
 
 
 def _add_slurm_commands(commands: argparse._SubParsersAction) -> None:

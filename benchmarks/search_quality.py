@@ -51,15 +51,18 @@ def best_test_after(name: str, seed: int, trials: int) -> float:
     return best[1]
 
 
-def proposal_ms(name: str, history: int) -> float:
-    """Mean milliseconds per proposal once ``history`` trials have finished (synthetic scores)."""
-    spec = load_spec("small", [f"search.searcher={name}"])
+def proposal_ms(name: str, history: int, in_flight: int = 0, spec_name: str = "small") -> float:
+    """Mean milliseconds per proposal once ``history`` trials have finished (synthetic scores)
+    while ``in_flight`` more are still running."""
+    spec = load_spec(spec_name, [f"search.searcher={name}"])
     searcher = make_searcher(spec.search, seed=0)
     noise = random.Random(0)
     for i in range(history):
         config = searcher.suggest(f"h{i}")
         score = 0.5 + 0.01 * float(features(config)[3]) + 0.05 * noise.random()  # more convs
         searcher.on_trial_complete(f"h{i}", {"val_accuracy": score})
+    for i in range(in_flight):
+        searcher.suggest(f"r{i}")
     start = time.perf_counter()
     for i in range(20):
         searcher.suggest(f"p{i}")

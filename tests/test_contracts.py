@@ -46,7 +46,7 @@ CHANGED_SINCE = {  # keys added, removed or re-derived since these ledgers were 
     *("padding_share", "rules_version", "division", "division_notes", "best_robust_accuracy"),
     *("peak_flops_datasheet", "peak_flops_measured", "utilisation_datasheet"),
     *("utilisation_measured", "energy_j", "flops_per_watt", "hardware_notes"),
-    *("valid", "invalid_reasons"),
+    *("valid", "invalid_reasons", "slot_occupancy"),
 }
 
 

@@ -3,6 +3,7 @@ the searcher exploits what it has seen and keeps its history across save/restore
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -138,3 +139,29 @@ def test_surrogate_ranks_by_neighbours() -> None:
     for value, config in zip(mean, probe, strict=True):
         assert abs(value - conv_share(config)) < 0.5
     assert (spread >= 0).all()
+
+
+def test_believing_surrogate_is_sure_of_running_trials_and_keeps_their_mean() -> None:
+    import numpy as np
+
+    surrogate = KnnSurrogate(k=3)
+    hp = {"lr": 0.003, "batch_size": 32, "weight_decay": 0.0, "epochs": 3}
+    configs = [{"genome": g, "hparams": hp} for g in genomes(40)]
+    for config in configs[:30]:
+        surrogate.add(features(config), conv_share(config))
+    running = np.stack([features(c) for c in configs[30:]])
+    mean, spread = surrogate.predict(running)
+    believed_mean, believed_spread = surrogate.believing(running, mean).predict(running)
+    assert np.allclose(believed_mean, mean, atol=1e-3)  # a believer changes no prediction there
+    assert (believed_spread < spread).all()  # but it is no longer unsure there
+    assert len(surrogate) == 30  # the searcher's own surrogate is untouched
+
+
+def test_morphism_spreads_out_with_many_trials_in_flight() -> None:
+    """Proposals made while 64 trials run (none finished since) are mostly distinct children."""
+    spec = load_spec("small", ["search.searcher=morphism"])
+    searcher = make_searcher(spec.search, seed=9)
+    feed(searcher, 30, conv_share)
+    in_flight = [searcher.suggest(f"r{i}") for i in range(64)]
+    distinct = {json.dumps(c["genome"], sort_keys=True) for c in in_flight}
+    assert len(distinct) >= 0.9 * len(in_flight)

@@ -32,7 +32,7 @@ def test_the_run_survives_a_lost_node(cluster, tmp_path) -> None:
     wait_for_reports(ledger_path, 3, 150, process)
     worker = cluster.processes[1]
     os.killpg(worker.pid, signal.SIGKILL)  # the worker's `ray start --block` and its daemons
-    _kill_leftovers(cluster.root / "worker")
+    _kill_leftovers(cluster.root / "node1")
     killed_at = max(r.end_time for r in read_ledger(ledger_path).reports)
     stdout, stderr = process.communicate(timeout=240)
     assert process.returncode == 0, stderr[-3000:]

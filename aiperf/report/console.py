@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,12 +129,13 @@ def netbench_table(figures: dict[str, Any], console: Console | None = None) -> N
 class _LiveLine:
     """The progress line of a running benchmark, re-read from its ledger at every refresh."""
 
-    def __init__(self, ledger_path: Path) -> None:
+    def __init__(self, ledger_path: Path, clock: Callable[[], float] = time.time) -> None:
         self.reader = LedgerReader(ledger_path)
+        self.clock = clock
 
     def __rich__(self) -> str:
         try:
-            return progress_line(run_progress(self.reader.poll(), time.time()))
+            return progress_line(run_progress(self.reader.poll(), self.clock()))
         except LedgerError:  # no run_start yet
             return "starting…"
 
@@ -149,7 +151,40 @@ def progress_line(progress: Progress) -> str:
     )
 
 
-def live_progress(ledger_path: Path, console: Console | None = None) -> Live:
+def live_progress(
+    ledger_path: Path, console: Console | None = None, clock: Callable[[], float] = time.time
+) -> Live:
     """A one-line display that follows the ledger twice a second while the run goes on."""
-    line = _LiveLine(ledger_path)
+    line = _LiveLine(ledger_path, clock)
     return Live(line, console=console or Console(), refresh_per_second=2, transient=True)
+
+
+def simulation_table(figures: dict[str, Any]) -> Table:
+    """What ``aiperf simulate`` measured: slots, occupancy, ramp, idle gaps, the driver's cost."""
+    scale = figures["time_scale"]
+    table = Table(
+        title=f"simulation — {figures['nodes']} nodes × {figures['gpus_per_node']} GPUs on "
+        f"{figures['raylets']} fake nodes, time ×{scale:g}",
+        show_header=False,
+    )
+    for column in ("measure", "value", "note"):
+        table.add_column(column, style="dim" if column == "note" else None)
+    rows = [
+        ("Slot occupancy", percent(figures["slot_occupancy"]), "busy slot-seconds / (slots · T)"),
+        ("Ramp", _seconds(figures["ramp_s"], scale), "t0 → every slot busy"),
+        ("Idle gap p50", _seconds(figures["idle_gap_p50_s"], scale), "a slot's end → next start"),
+        ("Idle gap p99", _seconds(figures["idle_gap_p99_s"], scale), ""),
+        ("Driver CPU", f"{figures['driver_cpu_ms_per_report']:.1f} ms", "per report"),
+        ("Ledger", si(figures["ledger_bytes_per_simulated_hour"], "B"), "per simulated hour"),
+        ("Trials / reports", f"{figures['trials']} / {figures['reports']}", ""),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _seconds(simulated: float | None, scale: float) -> str:
+    """Simulated seconds, and the wall seconds they were (the master's own time)."""
+    if simulated is None:
+        return "—"
+    return f"{simulated:.1f} s ({simulated / scale:.2f} s wall)"

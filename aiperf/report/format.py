@@ -59,6 +59,7 @@ def headline_numbers(s: Summary) -> list[Headline]:
         Headline("Energy", energy(s), energy_note(s)),
         Headline("Total work", si(s.total_flops, "FLOP"), f"{s.duration_s:.1f} s run"),
         Headline("Trials", trial_counts(s), "completed / stopped / failed"),
+        Headline("Slot occupancy", percent(s.slot_occupancy), "busy slot-seconds / (slots · T)"),
         Headline("Stability", percent(s.stability_cv), "CV of FLOPS(t) over the 2nd half"),
         Headline("Padding", percent(s.padding_share), "share of token positions run as padding"),
     ]

@@ -42,6 +42,7 @@ class RunStart:
     slots: int = 1  # trials that fit at once
     trial_resources: dict[str, float] = field(default_factory=dict)  # what one trial asks for
     nodes: list[str] = field(default_factory=list)  # the alive nodes' IPs at t0
+    simulated: bool = False  # ``aiperf simulate``: fake nodes, sleeping trials, never submittable
     kind: Literal["run_start"] = "run_start"
     schema: int = SCHEMA_VERSION
 

@@ -1,7 +1,8 @@
 """A Ray Tune callback on the master that appends every trial event to the ledger as it arrives.
 
 It keeps no state that the ledger does not hold. Ray Tune pickles its callbacks with the
-experiment; a pickled recorder carries only the ledger's path. Tune's lifecycle does the rest:
+experiment; a pickled recorder carries only the ledger's path and its clock (``time.time``, or
+``aiperf simulate``'s compressed clock). Tune's lifecycle does the rest:
 ``setup`` (at the start of a run, and again when ``aiperf run --resume`` restores it) opens the
 ledger and rebuilds the open trials and the reported (trial, epoch) pairs from it — an epoch redone
 after the master died (its trial restored from an older checkpoint) is not written again, so a
@@ -12,6 +13,7 @@ a signal or the last trial) closes the trials still open as ``stopped`` and clos
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +33,18 @@ from aiperf.search.proposal import Proposal
 class LedgerRecorder(tune.Callback):
     """Turns Tune's trial start / result / failure / end events into ledger records."""
 
-    def __init__(self, ledger_path: Path) -> None:
+    def __init__(self, ledger_path: Path, clock: Callable[[], float] = time.time) -> None:
         self.ledger_path = ledger_path
+        self.clock = clock
         self.writer = LedgerWriter(ledger_path)
         self.open_trials: set[str] = set()
         self.reported: set[tuple[str, int]] = set()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"ledger_path": self.ledger_path}
+        return {"ledger_path": self.ledger_path, "clock": self.clock}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["ledger_path"])
+        self.__init__(state["ledger_path"], state.get("clock", time.time))
 
     def setup(self, **info: Any) -> None:
         """A run starts or resumes: the trials the ledger shows open are still open, and what it
@@ -63,7 +66,7 @@ class LedgerRecorder(tune.Callback):
             TrialStart(
                 trial_id=trial.trial_id,
                 trial_index=proposal.trial_index,
-                time=time.time(),
+                time=self.clock(),
                 genome=config["genome"],
                 hparams=config["hparams"],
                 uegr=config["uegr"],
@@ -82,14 +85,14 @@ class LedgerRecorder(tune.Callback):
         self.writer.append(report)
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.writer.append(TrialFailure(trial.trial_id, time.time(), _error(trial), True))
+        self.writer.append(TrialFailure(trial.trial_id, self.clock(), _error(trial), True))
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._end(trial.trial_id, "completed")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         error = _error(trial)
-        self.writer.append(TrialFailure(trial.trial_id, time.time(), error, False))
+        self.writer.append(TrialFailure(trial.trial_id, self.clock(), error, False))
         self._end(trial.trial_id, "failed", error)
 
     def _end(self, trial_id: str, status: str, error: str | None = None) -> None:
@@ -97,7 +100,7 @@ class LedgerRecorder(tune.Callback):
             return
         self.open_trials.discard(trial_id)
         self.writer.append(
-            TrialEnd(trial_id=trial_id, time=time.time(), status=status, error=error)
+            TrialEnd(trial_id=trial_id, time=self.clock(), status=status, error=error)
         )
 
 

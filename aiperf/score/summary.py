@@ -17,6 +17,7 @@ from aiperf.flops import FLOPS_CONVENTION, Work
 from aiperf.score.audit import audit_ledger
 from aiperf.score.hardware import hardware_fields, rederived_nodes, utilisation_reasons
 from aiperf.score.ledger import Ledger
+from aiperf.score.occupancy import slot_use
 from aiperf.score.rules import rules_for
 from aiperf.score.timeline import (
     TimelinePoint,
@@ -27,6 +28,7 @@ from aiperf.score.timeline import (
 )
 from aiperf.spec import Spec
 
+SIMULATED = "a simulated run (aiperf simulate): its trials slept on a cost model, none trained"
 FLOPS_CHECK_TOLERANCE = 0.01  # the runtime self-check's limit on |measured − analytic| / measured
 
 
@@ -83,6 +85,7 @@ class Summary:
     flops_convention: str
     valid: bool
     invalid_reasons: list[str]
+    slot_occupancy: float | None = None  # busy slot-seconds ÷ (slots × T); None: older summaries
 
     def to_json(self) -> dict[str, Any]:
         """The plain mapping written to ``summary.json``."""
@@ -139,6 +142,7 @@ def score_run(
         flops_convention=FLOPS_CONVENTION,
         valid=True,
         invalid_reasons=[],
+        slot_occupancy=slot_use(ledger).occupancy,
     )
     reasons = invalid_reasons(summary, rules.spec, ledger) + utilisation_reasons(summary)
     reasons += audit_ledger(ledger, spec, nodes[0])
@@ -156,6 +160,8 @@ def energy(ledger: Ledger) -> dict[str, Any] | None:
 def invalid_reasons(summary: Summary, rules: Spec, ledger: Ledger) -> list[str]:
     """Every validity rule of ``rules`` the run breaks, each as a sentence (empty: valid)."""
     reasons = []
+    if ledger.start.simulated:
+        reasons.append(SIMULATED)
     if summary.duration_s < rules.min_duration:
         reasons.append(
             f"run length {summary.duration_s:.1f}s is below the spec's minimum "

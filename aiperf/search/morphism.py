@@ -5,11 +5,14 @@ Explore/exploit rule: the first ``warmup`` proposals, and afterwards each propos
 probability ``explore``, are random draws from the space; otherwise ``candidates`` children are
 made from parents drawn among the ``parents`` best finished trials (one morph, a second with
 probability 0.3, and perturbed hyperparameters) and the child with the highest surrogate
-upper bound (predicted accuracy + ``kappa`` · uncertainty) is proposed.
+upper bound (predicted accuracy + ``kappa`` · uncertainty) is proposed. Trials still running
+count as if they had scored what the surrogate predicts for them, so with many in flight the
+uncertainty near them is low and children spread out rather than repeat one another.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
 from typing import Any
@@ -35,16 +38,34 @@ class MorphismSearcher(AiperfSearcher):
         super().__init__(space, seed, max_trials)
         self.history: list[tuple[dict[str, Any], float]] = []  # finished proposals, scores
         self.surrogate = KnnSurrogate()
+        # trial index → (features, predicted score) of the proposals still running
+        self.running: dict[int, tuple[np.ndarray, float]] = {}
 
     def propose(self, index: int) -> dict[str, Any]:
         rng = random.Random(f"{self.seed}:{index}")
         if len(self.history) < self.warmup or rng.random() < self.explore:
-            return sample_proposal(rng, self.space)
-        children = [self._child(rng) for _ in range(self.candidates)]
-        mean, spread = self.surrogate.predict(np.stack([features(c) for c in children]))
-        return children[int(np.argmax(mean + self.kappa * spread))]
+            draw = sample_proposal(rng, self.space)
+            if len(self.surrogate):
+                x = features(draw)[None]
+                self.running[index] = (x[0], float(self.surrogate.predict(x)[0][0]))
+            return draw
+        best = heapq.nlargest(self.parents, self.history, key=lambda item: item[1])
+        children = [self._child(rng, [c for c, _ in best]) for _ in range(self.candidates)]
+        x = np.stack([features(c) for c in children])
+        mean, spread = self._believer().predict(x)
+        pick = int(np.argmax(mean + self.kappa * spread))
+        self.running[index] = (x[pick], float(mean[pick]))
+        return children[pick]
+
+    def _believer(self) -> KnnSurrogate:
+        """The surrogate with the running proposals at their predicted scores."""
+        if not self.running:
+            return self.surrogate
+        rows, scores = zip(*self.running.values(), strict=True)
+        return self.surrogate.believing(np.stack(rows), np.array(scores))
 
     def observe(self, proposal: Proposal, score: float | None) -> None:
+        self.running.pop(proposal.trial_index, None)
         if score is None or not math.isfinite(score):
             return  # a failed trial says nothing about its architecture's accuracy
         config = proposal.to_config()
@@ -54,9 +75,8 @@ class MorphismSearcher(AiperfSearcher):
         self.history.append((candidate, score))
         self.surrogate.add(features(candidate), score)
 
-    def _child(self, rng: random.Random) -> dict[str, Any]:
-        best = sorted(self.history, key=lambda item: item[1], reverse=True)[: self.parents]
-        parent = rng.choice(best)[0]
+    def _child(self, rng: random.Random, parents: list[dict[str, Any]]) -> dict[str, Any]:
+        parent = rng.choice(parents)
         genome, _ = morph(rng, parent["genome"], self.space)
         if rng.random() < 0.3:
             genome, _ = morph(rng, genome, self.space)
@@ -67,11 +87,12 @@ class MorphismSearcher(AiperfSearcher):
         }
 
     def state(self) -> dict[str, Any]:
-        return {**super().state(), "history": self.history}
+        return {**super().state(), "history": self.history, "running": self.running}
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
         self.history, self.surrogate = [], KnnSurrogate()
+        self.running = state.get("running", {})  # absent in searchers saved before it
         for candidate, score in state["history"]:
             self._learn(candidate, score)
 

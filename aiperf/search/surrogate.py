@@ -66,6 +66,16 @@ class KnnSurrogate:
         self._x.append(x)
         self._y.append(y)
 
+    def believing(self, pending: np.ndarray, scores: np.ndarray) -> KnnSurrogate:
+        """A copy that also holds ``pending`` rows (trials still running) at ``scores`` (what was
+        predicted for them): its uncertainty is low near them, so a batch of proposals spreads
+        out instead of piling onto one spot (the "kriging believer" of batch optimisation)."""
+        if not len(pending):
+            return self
+        believer = KnnSurrogate(self.k)
+        believer._x, believer._y = [*self._x, *pending], [*self._y, *scores.tolist()]
+        return believer
+
     def predict(self, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predicted score and uncertainty (mean distance to the k nearest) per candidate row."""
         x, y = np.stack(self._x), np.asarray(self._y)  # (N, d), (N,)
