@@ -46,7 +46,15 @@ def add_simulate_command(commands: argparse._SubParsersAction) -> None:
 
 def sim_options(args: argparse.Namespace) -> SimOptions:
     """The checked ``SimOptions`` of the command line (UsageError naming the flag)."""
-    from aiperf.simulate.costs import DEFAULT_STARTUP_S, DEFAULT_THROUGHPUT, calibrate
+    from aiperf.simulate.cluster import MAX_NODES
+    from aiperf.simulate.costs import (
+        DEFAULT_STARTUP_S,
+        DEFAULT_THROUGHPUT,
+        MAX_STARTUP_S,
+        MAX_THROUGHPUT,
+        MIN_THROUGHPUT,
+        calibrate,
+    )
     from aiperf.simulate.master import SimOptions
     from aiperf.spec import SpecError, parse_duration
 
@@ -60,11 +68,13 @@ def sim_options(args: argparse.Namespace) -> SimOptions:
     raylets = args.raylets
     if raylets is not None and (raylets < 1 or args.nodes % raylets):
         raise UsageError(f"--raylets must divide --nodes {args.nodes} (got {raylets})")
+    if (raylets or args.nodes) > MAX_NODES:
+        raise UsageError(f"--nodes: at most {MAX_NODES} fake nodes here (use --raylets to pack)")
     throughput, startup = DEFAULT_THROUGHPUT, DEFAULT_STARTUP_S
     if args.calibrate:
         throughput, startup = calibrate(args.calibrate)
     if args.throughput is not None:
-        if not 1e6 <= args.throughput <= 1e18:
+        if not MIN_THROUGHPUT <= args.throughput <= MAX_THROUGHPUT:
             raise UsageError(f"--throughput must be 1e6–1e18 FLOP/s (got {args.throughput:g})")
         throughput = args.throughput
     if args.startup is not None:
@@ -72,6 +82,8 @@ def sim_options(args: argparse.Namespace) -> SimOptions:
             startup = parse_duration(args.startup)
         except SpecError as err:
             raise UsageError(f"--startup: {err}") from None
+        if startup > MAX_STARTUP_S:
+            raise UsageError(f"--startup: at most {MAX_STARTUP_S:.0f}s (got {args.startup})")
     return SimOptions(args.nodes, args.gpus_per_node, args.time_scale, throughput, startup, raylets)
 
 

@@ -13,6 +13,7 @@ from ledgers import GENOME, HPARAMS, T0, example_report
 from runner import aiperf_env
 
 from aiperf.cli import main
+from aiperf.errors import UserError
 from aiperf.flops import cost_model, step_passes
 from aiperf.models import genome_from_dict
 from aiperf.score.ledger import LedgerWriter, RunEnd, RunStart, TrialEnd, TrialStart, read_ledger
@@ -109,8 +110,14 @@ def test_calibrate_from_a_real_ledger_and_refusals(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     LedgerWriter(empty / "ledger.jsonl").append(RunStart(run_id="e", t0=T0, seed=1, duration_s=1))
-    with pytest.raises(Exception, match="no report"):
+    with pytest.raises(UserError, match="no report"):
         calibrate(empty)
+    simulated = tmp_path / "simulated"
+    simulated.mkdir()
+    start = RunStart(run_id="s", t0=T0, seed=1, duration_s=1, simulated=True)
+    LedgerWriter(simulated / "ledger.jsonl").append(start)
+    with pytest.raises(UserError, match="simulated run cannot calibrate"):
+        calibrate(simulated)
 
 
 @pytest.mark.parametrize(
@@ -122,6 +129,8 @@ def test_calibrate_from_a_real_ledger_and_refusals(tmp_path: Path) -> None:
         (["--startup", "soon"], "--startup"),
         (["--throughput", "1"], "--throughput"),
         (["--nodes", "200"], "--gpus-per-node"),
+        (["--nodes", "65", "--gpus-per-node", "1"], "--nodes"),
+        (["--startup", "2h"], "--startup"),
     ],
 )
 def test_bad_flags_are_one_line_and_exit_2(

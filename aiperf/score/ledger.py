@@ -169,6 +169,19 @@ def report_from_metrics(trial_id: str, report_index: int, metrics: dict[str, Any
     return _REPORT.validate_python({**fields_, "trial_id": trial_id, "report_index": report_index})
 
 
+def is_simulated(path: Path) -> bool:
+    """Whether the ledger's first line is the run_start of ``aiperf simulate``. Reads that line
+    only (at most one chunk), so it answers for any file, a hostile one included."""
+    try:
+        with path.open("rb") as file:
+            first = json.loads(file.readline(READ_CHUNK_BYTES))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(first, dict):
+        return False
+    return first.get("kind") == "run_start" and first.get("simulated") is True
+
+
 class LedgerError(UserError):
     """A ledger that cannot be read: names the file and the line."""
 

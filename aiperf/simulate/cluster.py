@@ -23,12 +23,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiperf.cluster.connect import ClusterError
+
 MAX_NODES = 64  # loopback addresses and raylets one machine can hold
 OBJECT_STORE_BYTES = 100_000_000  # per raylet: trials pass small configs and results
 
 
-class SimClusterError(RuntimeError):
-    """A fake node did not come up."""
+class SimClusterError(ClusterError):
+    """The fake nodes cannot be started here (one line, exit 2)."""
 
 
 @dataclass

@@ -24,6 +24,8 @@ from aiperf.spec import Spec, UegrSpec
 # median trial about 10 minutes long; --calibrate takes it from a real run instead.
 DEFAULT_THROUGHPUT = 5.0e13
 DEFAULT_STARTUP_S = 20.0  # a real trial's first report comes this long after its start
+MIN_THROUGHPUT, MAX_THROUGHPUT = 1e6, 1e18  # FLOP/s: what a simulated device may be
+MAX_STARTUP_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -119,11 +121,14 @@ def calibrate(run_dir: Path) -> tuple[float, float]:
     if ledger.run_start is not None and ledger.run_start.simulated:
         raise UserError(f"--calibrate {run_dir}: a simulated run cannot calibrate a simulation")
     reports = [r for r in ledger.reports if r.end_time > r.start_time]
-    rates = [r.flops / (r.end_time - r.start_time) for r in reports]
-    if not rates:
+    if not reports:
         raise UserError(f"--calibrate {run_dir}: the ledger has no report to measure")
+    throughput = statistics.median(r.flops / (r.end_time - r.start_time) for r in reports)
+    if not MIN_THROUGHPUT <= throughput <= MAX_THROUGHPUT:
+        raise UserError(f"--calibrate {run_dir}: its median {throughput:.3g} FLOP/s is no device's")
     first: dict[str, float] = {}
-    for report in ledger.reports:
+    for report in reports:
         first[report.trial_id] = min(first.get(report.trial_id, math.inf), report.start_time)
     waits = [first[t] - ledger.trials[t].time for t in first if t in ledger.trials]
-    return statistics.median(rates), max(statistics.median(waits), 0.0) if waits else 0.0
+    startup = min(max(statistics.median(waits), 0.0), MAX_STARTUP_S) if waits else 0.0
+    return throughput, startup

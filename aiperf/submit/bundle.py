@@ -28,7 +28,7 @@ from aiperf.rundir import (
     write_bytes_atomic,
 )
 from aiperf.score import Summary
-from aiperf.score.ledger import read_ledger
+from aiperf.score.ledger import is_simulated
 from aiperf.submit.system import SystemDescription
 
 MANIFEST = "manifest.json"
@@ -61,7 +61,7 @@ def make_bundle(
     for name in REQUIRED_RUN_FILES:
         if not (run_dir / name).is_file():
             raise RunDirError(f"{run_dir}: not a complete run directory (no {name})")
-    if read_ledger(run_dir / LEDGER).start.simulated:
+    if is_simulated(run_dir / LEDGER):
         raise RunDirError(f"{run_dir}: a simulated run (aiperf simulate) is never submittable")
     members = {RUN_PREFIX + rel: data for rel, data in run_files(run_dir).items()}
     members[SYSTEM_MEMBER] = canonical_json(system.model_dump(mode="json"))
