@@ -165,7 +165,8 @@ def test_simulate_two_nodes_of_eight_gpus(tmp_path: Path) -> None:
     # the ledger's figures re-derive and the audit finds the simulated reports honest
     assert not [r for r in summary["invalid_reasons"] if "report " in r]
     refused = subprocess.run(
-        [sys.executable, "-m", "aiperf.cli", "submit", str(out), "--out", str(tmp_path / "b")],
+        [sys.executable, "-m", "aiperf.cli", "submit", str(out), "--out", str(tmp_path / "b"),
+         "--submitter", "tests", "--system-name", "fake nodes"],
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert refused.returncode == 2 and "never submittable" in refused.stderr
