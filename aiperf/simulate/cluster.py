@@ -75,14 +75,14 @@ def start_node(
 ) -> None:
     """``ray start --block`` with ``args``, logging to ``<root>/<name>.log``."""
     ray = str(Path(sys.executable).parent / "ray")
-    log = (cluster.root / f"{name}.log").open("w")
-    cluster.processes.append(
-        subprocess.Popen(
-            [ray, "start", "--block", "--disable-usage-stats", *args,
-             f"--temp-dir={cluster.root / name}", f"--object-store-memory={store_bytes}"],
-            env=cluster.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    )  # fmt: skip
+    with (cluster.root / f"{name}.log").open("w") as log:  # the child keeps its own copy
+        cluster.processes.append(
+            subprocess.Popen(
+                [ray, "start", "--block", "--disable-usage-stats", *args,
+                 f"--temp-dir={cluster.root / name}", f"--object-store-memory={store_bytes}"],
+                env=cluster.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        )  # fmt: skip
 
 
 def wait_for_port(ip: str, port: int, timeout_s: float) -> None:

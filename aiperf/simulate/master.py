@@ -23,6 +23,7 @@ from aiperf.rundir import LEDGER, SPEC, SYSTEM, create_run_dir, write_json_atomi
 from aiperf.score import Summary
 from aiperf.score.ledger import RunStart, read_ledger
 from aiperf.score.occupancy import percentile, slot_use
+from aiperf.score.timeline import run_length_s
 from aiperf.simulate.clock import SimClock
 from aiperf.simulate.cluster import fake_cluster, node_ip
 from aiperf.simulate.costs import DEFAULT_STARTUP_S, DEFAULT_THROUGHPUT, TrialCosts, trial_costs
@@ -154,7 +155,7 @@ def simulation_figures(
     in wall seconds), the driver's CPU per report, the ledger's bytes per simulated hour."""
     ledger = read_ledger(run_dir / LEDGER)
     use, scale = slot_use(ledger), options.time_scale
-    length_s = (ledger.run_end.time if ledger.run_end else ledger.t0) - ledger.t0
+    length_s = run_length_s(ledger)
     reports = len(ledger.reports)
     gaps = use.idle_gaps_s
     return {
